@@ -1,0 +1,174 @@
+"""``python -m grader autograde``: grade a cohort, record it, write the reports.
+
+Notebooks are graded in worker processes (one fresh kernel each); the main process is the
+only writer of the gradebook and of ``results/``. A finished notebook's result is saved
+at once, so a run that is killed resumes where it stopped.
+"""
+import concurrent.futures as cf
+import fcntl
+import functools
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import collect, course, record, report
+from .feedback import write_feedback
+
+
+@functools.lru_cache(maxsize=None)
+def _masters():
+    return course.course_notebooks()
+
+
+def _master(assignment, notebook):
+    return next(m for m in _masters()[assignment] if m.name == notebook)
+
+
+def source_hash(master):
+    return hashlib.sha256(master.path.read_bytes()).hexdigest()[:16]
+
+
+def grade_one(sub, timeout, out_dir):
+    """Worker: grade one notebook, write its feedback, return the result as plain data."""
+    from .grade import grade_notebook
+
+    master = _master(sub.assignment, sub.notebook)
+    result = grade_notebook(sub, master, timeout).to_dict()
+    result["source_hash"] = source_hash(master)
+    result["graded_notebook"] = dict(result["graded_notebook"])
+    try:
+        write_feedback(result, out_dir)
+    except Exception as exc:  # noqa: BLE001 (feedback must not cost a grade)
+        result["feedback_error"] = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+def _result_path(out_dir, sub):
+    return Path(out_dir) / "results" / sub.student / sub.assignment / f"{sub.notebook}.json"
+
+
+def _cached(out_dir, sub):
+    """A saved result is reused when neither the submission nor the master changed."""
+    path = _result_path(out_dir, sub)
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+    except ValueError:
+        return None
+    master = _master(sub.assignment, sub.notebook)
+    if saved.get("fingerprint", "") != (sub.fingerprint() if sub.path else "") \
+            or saved.get("source_hash") != source_hash(master):
+        return None
+    return saved
+
+
+def _save(out_dir, sub, result):
+    path = _result_path(out_dir, sub)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result))
+    os.replace(tmp, path)
+
+
+def _crash_result(sub, exc):
+    master = _master(sub.assignment, sub.notebook)
+    return {"student": sub.student, "assignment": sub.assignment, "notebook": sub.notebook,
+            "status": "error", "detail": f"the grader failed on this notebook: {exc}",
+            "score": 0.0, "max_score": master.max_score, "tests": [], "seconds": 0.0,
+            "fingerprint": "", "graded_notebook": None}
+
+
+class Lock:
+    """One autograde at a time per output folder: a second run refuses, it does not wait."""
+
+    def __init__(self, out_dir):
+        self.path = Path(out_dir) / ".autograde.lock"
+
+    def __enter__(self):
+        self.f = open(self.path, "w")
+        try:
+            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.f.close()
+            raise SystemExit(f"another autograde is already writing to {self.path.parent}; "
+                             "wait for it to finish (or use another --out)") from None
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.f, fcntl.LOCK_UN)
+        self.f.close()
+
+
+def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=None,
+              db_url=None, regrade=False, log=print):
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    submissions = Path(submissions)
+    if not submissions.is_dir():
+        raise SystemExit(f"--submissions {submissions} is not a folder")
+    workers = workers or os.cpu_count() or 1
+    with Lock(out_dir):
+        masters = _masters()
+        unknown = assignment_ids and sorted(set(assignment_ids) - set(masters))
+        if unknown:
+            raise SystemExit(f"unknown assignment(s): {', '.join(unknown)}; "
+                             f"the course has {', '.join(masters)}")
+        subs = collect.collect(submissions, masters, assignment_ids)
+        scope = sorted({s.assignment for s in subs})
+        db_url = db_url or record.sqlite_url(out_dir / "gradebook.db")
+        record.prepare_gradebook(db_url, scope)
+
+        results, todo = {}, []
+        for sub in subs:
+            saved = None if regrade else _cached(out_dir, sub)
+            if saved is not None:
+                results[sub.key] = saved
+            else:
+                todo.append(sub)
+        log(f"grading {len(todo)} notebooks ({len(results)} already graded) "
+            f"with {workers} workers, {timeout:g} s each")
+        start = time.monotonic()
+        for sub, result in _run(todo, workers, timeout, out_dir):
+            _save(out_dir, sub, result)
+            results[sub.key] = result
+        elapsed = time.monotonic() - start
+
+        all_results = [results[s.key] for s in subs]
+        for result in all_results:
+            if result.get("graded_notebook") is not None:
+                record.record(db_url, result)
+        table = record.rows(all_results, db_url)
+        record.write_csv(out_dir / "grades.csv", table)
+    if todo:
+        log(f"graded {len(todo)} notebooks in {elapsed:.1f} s "
+            f"({elapsed / len(todo):.2f} s per notebook, {workers} workers)")
+    return table
+
+
+def _run(todo, workers, timeout, out_dir):
+    if not todo:
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+        futures = {pool.submit(grade_one, sub, timeout, str(out_dir)): sub for sub in todo}
+        for future in cf.as_completed(futures):
+            sub = futures[future]
+            try:
+                yield sub, future.result()
+            except Exception as exc:  # noqa: BLE001 (a crashed worker costs one row, not the run)
+                yield sub, _crash_result(sub, exc)
+
+
+def main(args):
+    table = autograde(args.submissions, args.out, args.workers, args.timeout,
+                      args.assignment or None, args.db_url, args.regrade)
+    print(report.grade_table(table))
+    print(report.summary(table))
+    print(f"wrote {Path(args.out) / 'grades.csv'}, {Path(args.out) / 'gradebook.db'} "
+          f"and feedback/ for each student", file=sys.stderr)
+    return 0

@@ -1,0 +1,81 @@
+"""Find a cohort's submissions: nbgrader's ``STUDENT/ASSIGNMENT/NOTEBOOK.ipynb`` layout.
+
+Every (student, assignment, notebook) the course expects becomes one ``Submission``;
+what is missing or unusable is a ``problem`` on it, never an exception.
+"""
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from . import course
+
+
+@dataclass
+class Submission:
+    student: str
+    assignment: str
+    notebook: str                  # the master notebook's stem
+    path: Path | None = None
+    problem: str | None = None     # a status such as "missing" when it cannot be graded
+    detail: str = ""
+
+    @property
+    def key(self):
+        return (self.student, self.assignment, self.notebook)
+
+    def fingerprint(self):
+        return hashlib.sha256(self.path.read_bytes()).hexdigest() if self.path else "-"
+
+
+def students(submissions_dir):
+    return sorted(p.name for p in Path(submissions_dir).iterdir()
+                  if p.is_dir() and not p.name.startswith("."))
+
+
+def collect(submissions_dir, notebooks_by_assignment, assignment_ids=None):
+    """``notebooks_by_assignment``: {assignment: [MasterNotebook]} of the course."""
+    root = Path(submissions_dir)
+    if assignment_ids is None:
+        present = {a.name for s in students(root) for a in (root / s).iterdir() if a.is_dir()}
+        assignment_ids = [a for a in notebooks_by_assignment if a in present]
+    found = []
+    for student in students(root):
+        for aid in assignment_ids:
+            for master in notebooks_by_assignment[aid]:
+                path = root / student / aid / master.filename
+                sub = Submission(student, aid, master.name)
+                if not (root / student / aid).is_dir():
+                    sub.problem, sub.detail = "missing", f"no folder {aid}/ was submitted"
+                elif not path.is_file():
+                    sub.problem, sub.detail = "missing", f"{aid}/{master.filename} was not submitted"
+                else:
+                    sub.path = path
+                found.append(sub)
+    return found
+
+
+class InvalidNotebook(Exception):
+    pass
+
+
+def load_notebook(path):
+    """Read a submitted notebook as nbformat 4, or say in a sentence why it cannot be."""
+    raw = Path(path).read_bytes()
+    if not raw.strip():
+        raise InvalidNotebook("the file is empty")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidNotebook(f"the file is not valid notebook JSON ({exc})") from None
+    if not isinstance(data, dict) or "nbformat" not in data:
+        raise InvalidNotebook("the file is JSON but not a notebook (no nbformat field)")
+    try:
+        nb = nbformat.reads(json.dumps(data), as_version=4)
+    except Exception as exc:  # noqa: BLE001 (nbformat raises many kinds)
+        raise InvalidNotebook(f"nbformat cannot read it ({type(exc).__name__}: {exc})") from None
+    if not isinstance(nb.get("cells"), list):
+        raise InvalidNotebook("the notebook has no cells")
+    return nb

@@ -1,0 +1,83 @@
+"""Where the course lives and what its master notebooks say.
+
+The repository root is the nbgrader course root (see ``nbgrader_config.py``): master
+notebooks in ``solutions/<assignment>/``, student versions in ``notebooks/<assignment>/``.
+"""
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+RELEASE = ROOT / "notebooks"
+
+# The names learners define (shared/course-contract.md); only these cross from the
+# kernel into the grader, everything else a test uses comes from the grader side.
+LEARNER_FUNCTIONS = (
+    "sigmoid", "update_gate", "reset_gate", "candidate_state", "gru_cell_forward",
+    "gru_cell_backward", "gru_forward", "gru_backward",
+    "rnn_param_count", "gru_param_count", "lstm_param_count", "hidden_jacobian_norms",
+)
+QUIZ_NAME = re.compile(r"^q\d+_answer$")
+
+
+def nbgrader_meta(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_test_cell(cell):
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.get("cell_type") == "code"
+
+
+@dataclass
+class TestCell:
+    grade_id: str
+    points: float
+    source: str          # with hidden tests: runs in the grader only
+    anchor: str | None   # grade_id of the nearest graded/solution cell before it
+
+
+@dataclass
+class MasterNotebook:
+    assignment: str
+    name: str            # file stem, e.g. "gru_gates"
+    path: Path
+    tests: list[TestCell] = field(default_factory=list)
+
+    @property
+    def max_score(self):
+        return sum(t.points for t in self.tests)
+
+    @property
+    def filename(self):
+        return self.name + ".ipynb"
+
+
+def assignments(solutions=SOLUTIONS):
+    """Assignment ids: folders of ``solutions/`` that hold notebooks, in order."""
+    return sorted(p.name for p in Path(solutions).iterdir()
+                  if p.is_dir() and not p.name.startswith((".", "_")) and any(p.glob("*.ipynb")))
+
+
+def master_notebooks(assignment, solutions=SOLUTIONS):
+    out = []
+    for path in sorted((Path(solutions) / assignment).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        master = MasterNotebook(assignment, path.stem, path)
+        anchor = None
+        for cell in nb.cells:
+            meta = nbgrader_meta(cell)
+            if is_test_cell(cell):
+                master.tests.append(TestCell(meta["grade_id"], float(meta.get("points", 0)),
+                                             cell.source, anchor))
+            if meta.get("grade_id"):
+                anchor = meta["grade_id"]
+        out.append(master)
+    return out
+
+
+def course_notebooks(solutions=SOLUTIONS):
+    return {a: master_notebooks(a, solutions) for a in assignments(solutions)}

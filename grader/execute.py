@@ -1,0 +1,186 @@
+"""Run a learner's notebook in a fresh kernel, under one time budget for the whole notebook.
+
+nbclient does the Jupyter messaging; this module adds the budget, output caps and the
+calls the checks make into the kernel (``call``/``lookup``, see ``kernel_helper``).
+"""
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from . import protocol
+from .protocol import GradingStopped, LearnerError
+
+HELPER_SOURCE = (Path(__file__).with_name("kernel_helper.py")).read_text()
+MAX_CELL_OUTPUT = 200_000      # characters of text kept per cell, for the graded notebook
+
+
+class CappedClient(NotebookClient):
+    """nbclient that stops storing a cell's outputs past a cap (flooding stays cheap)."""
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = sum(len(str(o.get("text", ""))) + len(str(o.get("data", ""))) for o in outs)
+        if size > MAX_CELL_OUTPUT:
+            if not outs or outs[-1].get("name") != "truncated":
+                outs.append(nbformat.v4.new_output(
+                    "stream", name="stdout", text="\n[output truncated by the grader]\n"))
+                outs[-1]["name"] = "truncated"
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def kernel_env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONPATH", "JPY_"))}
+    env.update({
+        "GRU_AUTOGRADING": "1",       # notebooks shrink their heavy experiments
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    })
+    return env
+
+
+class KernelSession:
+    """One learner notebook in one fresh kernel. Use as a context manager."""
+
+    def __init__(self, support_dir, timeout):
+        self.timeout = float(timeout)
+        self.deadline = None
+        self.workdir = Path(tempfile.mkdtemp(prefix="gru-grade-"))
+        if support_dir is not None:
+            for item in Path(support_dir).iterdir():
+                if item.is_file() and item.suffix != ".ipynb":
+                    shutil.copy(item, self.workdir / item.name)
+        self.exchange = self.workdir / ".grader"
+        self.exchange.mkdir()
+        self.nb = nbformat.v4.new_notebook()
+        self.nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                          "language": "python"}
+        self.client = CappedClient(self.nb, timeout=self.timeout, kernel_name="python3",
+                                   allow_errors=True, interrupt_on_timeout=False,
+                                   record_timing=False, iopub_timeout=5,
+                                   shutdown_kernel="immediate",
+                                   timeout_func=lambda cell: max(self.remaining(), 0.05),
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        self.handles = {}
+        self.helper_loaded = False
+        self.n_calls = 0
+        self.learner_output = []   # what learner code printed during the checks
+
+    def __enter__(self):
+        self.deadline = time.monotonic() + self.timeout
+        self._ctx = self.client.setup_kernel(cwd=str(self.workdir), env=kernel_env())
+        self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self._ctx.__exit__(None, None, None)
+        except Exception:  # noqa: BLE001 (a dead kernel may fail to shut down cleanly)
+            pass
+        finally:
+            self._kill_kernel_group()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return False
+
+    def _kill_kernel_group(self):
+        km = self.client.km
+        try:
+            if km is not None and km.has_kernel:
+                km.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def remaining(self):
+        return self.deadline - time.monotonic()
+
+    def run_cell(self, cell):
+        """Execute one code cell (in place: outputs land on ``cell``)."""
+        left = self.remaining()
+        if left <= 0:
+            raise GradingStopped("timeout", f"time limit of {self.timeout:g} s reached")
+        self.nb.cells.append(cell)
+        try:
+            self.client.execute_cell(cell, len(self.nb.cells) - 1)
+        except CellTimeoutError:
+            raise GradingStopped("timeout", f"time limit of {self.timeout:g} s reached") from None
+        except DeadKernelError:
+            raise GradingStopped("kernel_died", "the kernel died (the code exited or crashed)") from None
+        return cell
+
+    def _helper_call(self, code):
+        if not self.helper_loaded:
+            self.run_cell(nbformat.v4.new_code_cell(HELPER_SOURCE))
+            self.helper_loaded = True
+        cell = self.run_cell(nbformat.v4.new_code_cell(code))
+        text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+        if text:
+            self.learner_output.append(text[-5000:])
+        return cell
+
+    def _exchange_paths(self):
+        self.n_calls += 1
+        return self.exchange / f"in-{self.n_calls}.pkl", self.exchange / f"out-{self.n_calls}.json"
+
+    def _read(self, out_path, cell):
+        if not out_path.exists():
+            errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+            why = f"{errors[0].ename}: {errors[0].evalue}" if errors else "no reply"
+            raise LearnerError("the notebook", "GradingError",
+                               f"the grader could not call into the kernel ({why})")
+        try:
+            return protocol.read_payload(out_path)
+        except (ValueError, protocol.ProtocolError) as exc:
+            raise LearnerError("the notebook", "GradingError", f"unreadable reply: {exc}") from None
+
+    def lookup(self, names):
+        """Map each learner name the kernel defines to a proxy (functions) or its value."""
+        _, out_path = self._exchange_paths()
+        cell = self._helper_call(f"__gru_grader__.lookup({list(names)!r}, {str(out_path)!r})")
+        found = self._read(out_path, cell)
+        bound = {}
+        for name, info in found.items():
+            if name not in names:
+                continue
+            if info.get("kind") == "callable":
+                bound[name] = LearnerFunction(self, name)
+            else:
+                bound[name] = protocol.decode(info["value"], self.handles)
+        return bound
+
+    def call(self, name, args, kwargs):
+        in_path, out_path = self._exchange_paths()
+        protocol.dump_args(in_path, args, kwargs, self.handles)
+        cell = self._helper_call(
+            f"__gru_grader__.call({name!r}, {str(in_path)!r}, {str(out_path)!r})")
+        payload = self._read(out_path, cell)
+        protocol.reemit_warnings(payload.get("warnings", []))
+        if "error" in payload:
+            err = payload["error"]
+            raise LearnerError(name, err.get("ename", "Error"), err.get("evalue", ""),
+                               err.get("traceback", ""))
+        after = protocol.decode(payload["args_after"])
+        if not protocol.same_data([list(args), kwargs], after):
+            raise protocol.ArgumentsModified(
+                f"{name} changed one of its inputs in place; it must leave x, h and params "
+                "unmodified (work on new arrays instead of +=, or copy first)")
+        return protocol.decode(payload["result"], self.handles)
+
+
+class LearnerFunction:
+    """Stands for a function defined in the learner's kernel; calling it calls it there."""
+
+    def __init__(self, session, name):
+        self._session, self.__name__ = session, name
+
+    def __call__(self, *args, **kwargs):
+        return self._session.call(self.__name__, args, kwargs)
+
+    def __repr__(self):
+        return f"<learner function {self.__name__}>"
+

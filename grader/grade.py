@@ -1,0 +1,163 @@
+"""Grade one submitted notebook: run its cells, run each test after the cell it follows.
+
+Tests run where the master notebook puts them (after the solution cell they follow), so a
+runaway cell late in a notebook does not cost the points earned above it.
+"""
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+
+import nbformat
+
+from . import check, collect, course
+from .execute import KernelSession
+from .protocol import GradingStopped
+
+
+@dataclass
+class NotebookResult:
+    student: str
+    assignment: str
+    notebook: str
+    status: str                     # graded, timeout, kernel_died, missing, invalid_notebook, ...
+    detail: str = ""
+    score: float = 0.0
+    max_score: float = 0.0
+    tests: list = field(default_factory=list)   # check.TestResult as dicts
+    graded_notebook: dict | None = None         # release cells + outputs, for feedback
+    seconds: float = 0.0
+    fingerprint: str = ""
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def _strip_extra(test_result):
+    d = asdict(test_result)
+    d["extra"] = {k: v for k, v in d["extra"].items() if k != "stop"}
+    return d
+
+
+def plan(nb, master):
+    """Order of work: the learner's code cells, each followed by the tests anchored on it."""
+    test_ids = {t.grade_id for t in master.tests}
+    by_anchor = {}
+    for t in master.tests:
+        by_anchor.setdefault(t.anchor, []).append(t)
+    steps, placed = [], set()
+    for t in by_anchor.get(None, []):
+        steps.append(("test", t))
+        placed.add(t.grade_id)
+    for cell in nb.cells:
+        gid = course.nbgrader_meta(cell).get("grade_id")
+        if cell.cell_type == "code" and gid not in test_ids and not course.is_test_cell(cell):
+            steps.append(("cell", cell))
+        for t in by_anchor.get(gid, []) if gid else []:
+            if t.grade_id not in placed:
+                steps.append(("test", t))
+                placed.add(t.grade_id)
+    # Tests whose anchor the learner deleted still run: at the end, in source order.
+    steps += [("test", t) for t in master.tests if t.grade_id not in placed]
+    return steps
+
+
+def not_run(test, why):
+    return check.TestResult(test.grade_id, test.points, message=f"not run: {why}", not_run=True)
+
+
+def grade_notebook(sub, master, timeout):
+    start = time.monotonic()
+    result = NotebookResult(sub.student, sub.assignment, sub.notebook, "graded",
+                            max_score=master.max_score)
+    release_dir = course.RELEASE / sub.assignment
+    release_nb = nbformat.read(release_dir / master.filename, as_version=4)
+    base, tests = release_nb, {}
+    if sub.problem:
+        result.status, result.detail = sub.problem, sub.detail
+    else:
+        result.fingerprint = sub.fingerprint()
+        try:
+            nb = collect.load_notebook(sub.path)
+        except collect.InvalidNotebook as exc:
+            result.status, result.detail = "invalid_notebook", str(exc)
+        else:
+            base = copy.deepcopy(nb)   # cells run in place: outputs land on this copy
+            tests = _run(base, master, release_dir, timeout, result)
+    for t in master.tests:
+        tests.setdefault(t.grade_id, not_run(t, result.detail or result.status))
+    ordered = [tests[t.grade_id] for t in master.tests]
+    result.tests = [_strip_extra(t) for t in ordered]
+    result.score = sum(t.points for t in ordered)
+    result.graded_notebook = graded_notebook(base, release_nb, master, result)
+    result.seconds = round(time.monotonic() - start, 3)
+    return result
+
+
+def _run(nb, master, release_dir, timeout, result):
+    tests = {}
+    names = check.learner_names(master.tests)
+    support = master.path.parent
+    try:
+        with KernelSession(release_dir, timeout) as session:
+            for kind, item in plan(nb, master):
+                if kind == "cell":
+                    session.run_cell(item)
+                    continue
+                learner = session.lookup(names)
+                outcome = check.run_test(item, learner, support)
+                tests[item.grade_id] = outcome
+                if "stop" in outcome.extra:
+                    raise outcome.extra["stop"]
+    except GradingStopped as stop:
+        result.status, result.detail = stop.status, str(stop)
+    except Exception as exc:  # noqa: BLE001 (kernel start-up and the like: a row, not a crash)
+        result.status, result.detail = "error", f"{type(exc).__name__}: {exc}"
+    return tests
+
+
+def graded_notebook(base, release_nb, master, result):
+    """The learner's cells and outputs, with each test cell (release version: no hidden
+    tests) carrying its verdict as output. Deleted test cells come back after their anchor.
+    """
+    release_tests = {course.nbgrader_meta(c).get("grade_id"): c
+                     for c in release_nb.cells if course.is_test_cell(c)}
+    verdicts = {t["grade_id"]: t for t in result.tests}
+    after = {}
+    for t in master.tests:
+        after.setdefault(t.anchor, []).append(t.grade_id)
+    cells, placed = [], set()
+
+    def place(gid):
+        if gid in release_tests and gid not in placed:
+            placed.add(gid)
+            cells.append(_with_verdict(copy.deepcopy(release_tests[gid]), verdicts.get(gid)))
+
+    for gid in after.get(None, []):
+        place(gid)
+    for cell in base.cells:
+        gid = course.nbgrader_meta(cell).get("grade_id")
+        if gid in release_tests or course.is_test_cell(cell):
+            place(gid)
+            continue
+        cells.append(cell)
+        for tid in after.get(gid, []) if gid else []:
+            place(tid)
+    for t in master.tests:
+        place(t.grade_id)
+    nb = copy.deepcopy(release_nb)
+    nb.cells = cells
+    return nb
+
+
+def _with_verdict(cell, verdict):
+    cell.outputs = []
+    if verdict is None:
+        return cell
+    if verdict["output"]:
+        cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=verdict["output"]))
+    if not verdict["passed"]:
+        message = verdict["message"] or "failed"
+        lines = [message] + ([verdict["learner_traceback"]] if verdict["learner_traceback"] else [])
+        cell.outputs.append(nbformat.v4.new_output(
+            "error", ename="TestFailed", evalue=message.splitlines()[0], traceback=lines))
+    return cell

@@ -1,0 +1,145 @@
+"""Grader side of the kernel protocol: safe decoding and the learner-function proxies.
+
+Data from the kernel is untrusted. It is JSON whose arrays are ``.npy`` bytes read with
+``allow_pickle=False``; what cannot be represented that way arrives as an ``Opaque``
+stand-in that compares equal to nothing useful. Inputs going *into* the kernel are
+pickled (the kernel may trust the grader, never the other way round).
+"""
+import base64
+import io
+import json
+import pickle
+import warnings
+
+import numpy as np
+
+MAX_PAYLOAD = 256 * 2 ** 20
+
+
+class LearnerError(Exception):
+    """The learner's function raised; the message carries their traceback's tail."""
+
+    def __init__(self, name, ename, evalue, traceback=""):
+        self.name, self.ename, self.evalue, self.learner_traceback = name, ename, evalue, traceback
+        super().__init__(f"{name} raised {ename}: {evalue}")
+
+
+class ArgumentsModified(AssertionError):
+    pass
+
+
+class GradingStopped(BaseException):
+    """Time or memory limit, or a dead kernel: stops the remaining tests.
+
+    A BaseException so that a test's ``except Exception`` cannot swallow it.
+    """
+
+    def __init__(self, status, message):
+        self.status = status
+        super().__init__(message)
+
+
+class ProtocolError(Exception):
+    pass
+
+
+class Opaque:
+    """A value the kernel could not send as plain data (a custom object, a tensor...)."""
+
+    def __init__(self, type_name, why=""):
+        self.type_name, self.why = type_name, why
+
+    def __repr__(self):
+        return f"<{self.type_name} object from the learner's kernel>"
+
+    __str__ = __repr__
+    __hash__ = object.__hash__
+
+
+_CONTAINERS = {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}
+
+
+def decode(node, handles=None, depth=0):
+    """Rebuild a value; ``handles`` maps id(value) -> kernel handle for values sent back."""
+    if depth > 10 or not isinstance(node, dict):
+        raise ProtocolError("malformed payload")
+    t = node.get("t")
+    if t == "none":
+        value = None
+    elif t == "bool":
+        value = bool(node["v"])
+    elif t == "int":
+        value = _typed_number(int(node["v"]), node.get("type", "int"))
+    elif t == "float":
+        value = _typed_number(float(node["v"]), node.get("type", "float"))
+    elif t == "str":
+        value = str(node["v"])
+    elif t == "ndarray":
+        value = np.load(io.BytesIO(base64.b64decode(node["npy"])), allow_pickle=False)
+        if value.dtype.kind not in "biuf":
+            raise ProtocolError("unexpected array dtype")
+    elif t in _CONTAINERS:
+        value = _CONTAINERS[t](decode(v, handles, depth + 1) for v in node["items"])
+    elif t == "dict":
+        value = {str(k): decode(v, handles, depth + 1) for k, v in node["items"].items()}
+    elif t == "opaque":
+        value = Opaque(str(node.get("type", "object")), str(node.get("why", "")))
+    else:
+        raise ProtocolError(f"unknown type tag {t!r}")
+    if handles is not None and "handle" in node and isinstance(node["handle"], int):
+        if not isinstance(value, (type(None), bool, int, float, str)):
+            handles[id(value)] = (node["handle"], value)  # keep value alive: ids stay unique
+    return value
+
+
+def _typed_number(v, type_name):
+    # numpy scalars come back as numpy scalars so "int (Python or numpy)" can be checked
+    if type_name.startswith("numpy.") and hasattr(np, type_name.split(".")[-1]):
+        return getattr(np, type_name.split(".")[-1])(v)
+    return v
+
+
+def read_payload(path):
+    size = path.stat().st_size
+    if size > MAX_PAYLOAD:
+        raise ProtocolError(f"the kernel sent {size} bytes, over the {MAX_PAYLOAD} limit")
+    return json.loads(path.read_text())
+
+
+class _ArgPickler(pickle.Pickler):
+    def __init__(self, f, handles):
+        super().__init__(f, protocol=4)
+        self.handles = handles
+
+    def persistent_id(self, obj):
+        hit = self.handles.get(id(obj))
+        if hit is not None and hit[1] is obj:
+            return hit[0]
+        if isinstance(obj, Opaque):
+            raise ProtocolError("an opaque value without a handle cannot be sent back")
+        return None
+
+
+def dump_args(path, args, kwargs, handles):
+    with open(path, "wb") as f:
+        _ArgPickler(f, handles).dump((args, kwargs))
+
+
+def reemit_warnings(items):
+    """Learner warnings re-raised here, so ``warnings.catch_warnings`` in a test sees them."""
+    for w in items:
+        category = {"RuntimeWarning": RuntimeWarning, "UserWarning": UserWarning,
+                    "DeprecationWarning": DeprecationWarning}.get(w.get("category"), UserWarning)
+        warnings.warn_explicit(str(w.get("message")), category, "<learner code>", 0)
+
+
+def same_data(a, b):
+    """Deep equality for plain data, used to see whether a function changed its inputs."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and np.array_equal(a, b, equal_nan=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_data(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_data(x, y) for x, y in zip(a, b))
+    return True  # objects sent by reference or not representable: not compared

@@ -1,0 +1,85 @@
+"""Record grades in nbgrader's gradebook (SQLite by default) and in ``grades.csv``.
+
+Scores go through nbgrader's own ``SaveAutoGrades`` preprocessor on the graded notebook,
+so ``nbgrader export`` and the formgrader see exactly what ``grades.csv`` says.
+"""
+import contextlib
+import csv
+import io
+import logging
+import tempfile
+import warnings
+
+from sqlalchemy import exc as sa_exc
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import SaveAutoGrades
+
+from . import course
+from .release import release
+
+CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "detail", "seconds"]
+STATUS_ORDER = ["error", "kernel_died", "timeout", "invalid_notebook", "missing", "graded"]
+
+
+def sqlite_url(path):
+    return f"sqlite:///{path}"
+
+
+def prepare_gradebook(db_url, assignment_ids):
+    """Create the assignments and their grade cells in the gradebook, by nbgrader."""
+    with tempfile.TemporaryDirectory() as scratch:
+        release(course.ROOT, assignment_ids, db_url=db_url, release_dir=scratch)
+
+
+def record(db_url, result):
+    """Write one notebook's result; safe to repeat (update or create everywhere)."""
+    # nbgrader's own queries trigger harmless SQLAlchemy autoflush warnings on SA 2.x
+    warnings.filterwarnings("ignore", module="nbgrader", category=sa_exc.SAWarning)
+    with Gradebook(db_url) as gb:
+        gb.update_or_create_student(result["student"])
+        gb.update_or_create_submission(result["assignment"], result["student"])
+    nb = nbformat.from_dict(result["graded_notebook"])
+    resources = {"nbgrader": {"db_url": db_url, "assignment": result["assignment"],
+                              "notebook": result["notebook"], "student": result["student"]}}
+    pre = SaveAutoGrades()
+    pre.log.setLevel(logging.ERROR)
+    with contextlib.redirect_stdout(io.StringIO()):
+        pre.preprocess(nb, resources)
+
+
+def gradebook_scores(db_url):
+    """{(student, assignment): (score, max_score)} as nbgrader computes them."""
+    scores = {}
+    with Gradebook(db_url) as gb:
+        for assignment in gb.assignments:
+            for sub in assignment.submissions:
+                scores[(sub.student.id, assignment.name)] = (sub.score, sub.max_score)
+    return scores
+
+
+def rows(results, db_url):
+    """One row per student and assignment; a notebook's problem becomes the row's status."""
+    scores = gradebook_scores(db_url)
+    grouped = {}
+    for r in results:
+        grouped.setdefault((r["student"], r["assignment"]), []).append(r)
+    out = []
+    for (student, assignment), parts in sorted(grouped.items()):
+        status = min((p["status"] for p in parts),
+                     key=lambda s: STATUS_ORDER.index(s) if s in STATUS_ORDER else -1)
+        details = "; ".join(f"{p['notebook']}: {p['detail']}" for p in parts if p["detail"])
+        score, max_score = scores.get((student, assignment),
+                                      (0.0, sum(p["max_score"] for p in parts)))
+        out.append({"student_id": student, "assignment": assignment, "score": round(score, 2),
+                    "max_score": round(max_score, 2), "status": status, "detail": details,
+                    "seconds": round(sum(p["seconds"] for p in parts), 2)})
+    return out
+
+
+def write_csv(path, table):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(table)

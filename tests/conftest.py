@@ -1,0 +1,59 @@
+"""Shared fixtures: cohorts built from the real release and graded through the real CLI."""
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import course
+from cohort.mistakes import catalogue
+from cohort.submissions import answers_for, fill, write
+
+ROOT = course.ROOT
+
+
+def run_cli(*args, timeout=900):
+    """``python -m grader ...`` in a subprocess, as an instructor runs it."""
+    proc = subprocess.run([sys.executable, "-m", "grader", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    return proc
+
+
+def read_grades(out_dir):
+    with open(Path(out_dir) / "grades.csv", newline="") as f:
+        return {(r["student_id"], r["assignment"]): r for r in csv.DictReader(f)}
+
+
+def read_result(out_dir, student, assignment, notebook):
+    return json.loads((Path(out_dir) / "results" / student / assignment / f"{notebook}.json").read_text())
+
+
+def failed_tests(result):
+    return {t["grade_id"] for t in result["tests"] if not t["passed"]}
+
+
+def write_profile(root, student, mistakes=(), blank_all=False):
+    """One student's submission of every assignment: correct, with mistakes, or blank."""
+    for aid, masters in course.course_notebooks().items():
+        own = [m for m in mistakes if m.assignment == aid]
+        for master in masters:
+            answers = {} if blank_all else answers_for(master, own)
+            write(fill(aid, master.name, answers), root, student, aid, master.name)
+
+
+@pytest.fixture(scope="session")
+def graded_cohort(tmp_path_factory):
+    """Solution, blank release and every catalogued mistake, graded in one CLI run."""
+    root = tmp_path_factory.mktemp("cohort")
+    subs, out = root / "submissions", root / "out"
+    write_profile(subs, "solution")
+    write_profile(subs, "blank", blank_all=True)
+    for mistake in catalogue().values():
+        for master in course.course_notebooks()[mistake.assignment]:
+            write(fill(mistake.assignment, master.name, answers_for(master, [mistake])),
+                  subs, mistake.id, mistake.assignment, master.name)
+    proc = run_cli("autograde", "--submissions", subs, "--out", out, "--timeout", 120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {"out": out, "subs": subs, "stdout": proc.stdout}

@@ -1,0 +1,50 @@
+"""Set-up files agree with each other and with the README."""
+import re
+
+import yaml
+
+from grader import course
+
+ROOT = course.ROOT
+
+
+def _requirements():
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name.lower()] = version
+    return pins
+
+
+def _environment():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pins = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            for line in dep["pip"]:
+                name, version = line.split("==")
+                pins[name.lower()] = version
+        elif "=" in dep:
+            name, version = dep.split("=", 1)
+            if name != "python":
+                pins[name.lower()] = version
+    return pins
+
+
+def test_requirements_and_environment_agree():
+    assert _requirements() == _environment()
+
+
+def test_torch_is_pinned_exactly():
+    assert _requirements()["torch"] == "2.13.0"
+    assert "torch==2.13.0" in (ROOT / "environment.yml").read_text()
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"^\s*(make \w+)\s*$", readme, re.M)
+    assert "make demo" in commands and "make test" in commands
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test\s*$", ci, re.M)

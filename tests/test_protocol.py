@@ -1,0 +1,57 @@
+"""The kernel-to-grader channel accepts plain data only."""
+import base64
+import io
+import pickle
+
+import numpy as np
+import pytest
+
+from grader import protocol
+
+
+def npy(arr):
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def test_arrays_numbers_and_containers_round_trip():
+    node = {"t": "tuple", "items": [
+        {"t": "ndarray", "npy": npy(np.arange(6.0).reshape(2, 3)), "handle": 3},
+        {"t": "dict", "items": {"a": {"t": "int", "v": 4, "type": "numpy.int64"}}},
+        {"t": "set", "items": [{"t": "str", "v": "A"}, {"t": "str", "v": "C"}]}]}
+    handles = {}
+    arr, d, s = protocol.decode(node, handles)
+    assert arr.shape == (2, 3) and arr[1, 2] == 5.0
+    assert type(d["a"]) is np.int64 and s == {"A", "C"}
+    assert handles[id(arr)] == (3, arr)
+
+
+def test_pickled_object_arrays_are_refused():
+    buf = io.BytesIO()
+    np.save(buf, np.array([object()], dtype=object), allow_pickle=True)
+    node = {"t": "ndarray", "npy": base64.b64encode(buf.getvalue()).decode()}
+    with pytest.raises(ValueError):
+        protocol.decode(node)
+
+
+def test_unknown_tags_and_raw_pickles_are_refused():
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode({"t": "pickle", "v": base64.b64encode(pickle.dumps(1)).decode()})
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode(["not", "a", "node"])
+
+
+def test_opaque_values_never_equal_arrays():
+    value = protocol.decode({"t": "opaque", "type": "evil.AlwaysEqual"})
+    assert isinstance(value, protocol.Opaque)
+    with pytest.raises(TypeError):
+        np.allclose(value, np.zeros(2))
+
+
+def test_same_data_sees_in_place_changes():
+    a = {"W": np.ones((2, 2))}
+    b = {"W": np.ones((2, 2))}
+    assert protocol.same_data([a], [b])
+    b["W"][0, 0] = 2
+    assert not protocol.same_data([a], [b])

@@ -16,7 +16,9 @@ import time
 from pathlib import Path
 
 from . import collect, course, record, report
+from .execute import Limits
 from .feedback import write_feedback
+from .sandbox import can_confine
 
 
 @functools.lru_cache(maxsize=None)
@@ -32,12 +34,14 @@ def source_hash(master):
     return hashlib.sha256(master.path.read_bytes()).hexdigest()[:16]
 
 
-def grade_one(sub, timeout, out_dir):
+def grade_one(sub, limits, out_dir):
     """Worker: grade one notebook, write its feedback, return the result as plain data."""
     from .grade import grade_notebook
+    from .sandbox import become_subreaper
 
+    become_subreaper()
     master = _master(sub.assignment, sub.notebook)
-    result = grade_notebook(sub, master, timeout).to_dict()
+    result = grade_notebook(sub, master, limits).to_dict()
     result["source_hash"] = source_hash(master)
     result["graded_notebook"] = dict(result["graded_notebook"])
     try:
@@ -105,7 +109,7 @@ class Lock:
 
 
 def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=None,
-              db_url=None, regrade=False, log=print):
+              db_url=None, regrade=False, log=print, memory_mb=2048):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     submissions = Path(submissions)
@@ -130,10 +134,14 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
                 results[sub.key] = saved
             else:
                 todo.append(sub)
+        limits = Limits(timeout, memory_mb, hide=[out_dir, submissions])
+        if not can_confine():
+            log("note: not running as root, so kernels are not confined (they can read the "
+                "course files); grade as root or in a container for untrusted cohorts")
         log(f"grading {len(todo)} notebooks ({len(results)} already graded) "
             f"with {workers} workers, {timeout:g} s each")
         start = time.monotonic()
-        for sub, result in _run(todo, workers, timeout, out_dir):
+        for sub, result in _run(todo, workers, limits, out_dir):
             _save(out_dir, sub, result)
             results[sub.key] = result
         elapsed = time.monotonic() - start
@@ -150,12 +158,12 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
     return table
 
 
-def _run(todo, workers, timeout, out_dir):
+def _run(todo, workers, limits, out_dir):
     if not todo:
         return
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
-        futures = {pool.submit(grade_one, sub, timeout, str(out_dir)): sub for sub in todo}
+        futures = {pool.submit(grade_one, sub, limits, str(out_dir)): sub for sub in todo}
         for future in cf.as_completed(futures):
             sub = futures[future]
             try:
@@ -166,7 +174,8 @@ def _run(todo, workers, timeout, out_dir):
 
 def main(args):
     table = autograde(args.submissions, args.out, args.workers, args.timeout,
-                      args.assignment or None, args.db_url, args.regrade)
+                      args.assignment or None, args.db_url, args.regrade,
+                      memory_mb=args.memory_mb)
     print(report.grade_table(table))
     print(report.summary(table))
     print(f"wrote {Path(args.out) / 'grades.csv'}, {Path(args.out) / 'gradebook.db'} "

@@ -15,6 +15,7 @@ def parser():
     auto.add_argument("--out", required=True, help="grades.csv, gradebook.db, feedback/ go here")
     auto.add_argument("--workers", type=int, default=None, help="parallel kernels (default: all cores)")
     auto.add_argument("--timeout", type=float, default=60.0, help="seconds per notebook (default 60)")
+    auto.add_argument("--memory-mb", type=int, default=2048, help="memory per kernel (default 2048)")
     auto.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     auto.add_argument("--db-url", default=None, help="gradebook URL (default: sqlite in --out)")
     auto.add_argument("--regrade", action="store_true",

@@ -46,15 +46,36 @@ def collect(submissions_dir, notebooks_by_assignment, assignment_ids=None):
         for aid in assignment_ids:
             for master in notebooks_by_assignment[aid]:
                 path = root / student / aid / master.filename
-                sub = Submission(student, aid, master.name)
+                sub = Submission(display_name(student), aid, master.name)
                 if not (root / student / aid).is_dir():
-                    sub.problem, sub.detail = "missing", f"no folder {aid}/ was submitted"
+                    folders = sorted(display_name(p.name) for p in (root / student).iterdir()
+                                     if p.is_dir() and p.name not in notebooks_by_assignment)
+                    sub.problem, sub.detail = "missing", f"no folder {aid}/ was submitted" + (
+                        f" (found {', '.join(folders)}/)" if folders else "")
                 elif not path.is_file():
-                    sub.problem, sub.detail = "missing", f"{aid}/{master.filename} was not submitted"
+                    _renamed(sub, root / student / aid, notebooks_by_assignment[aid])
                 else:
                     sub.path = path
                 found.append(sub)
     return found
+
+
+def _renamed(sub, folder, masters):
+    """A lone notebook under another name is graded (and the row says so)."""
+    expected = {m.filename for m in masters}
+    others = sorted(p for p in folder.glob("*.ipynb") if p.name not in expected and p.is_file())
+    if len(masters) == 1 and len(others) == 1:
+        sub.path = others[0]
+        sub.detail = f"graded {display_name(others[0].name)} (expected {sub.notebook}.ipynb)"
+    else:
+        found = ", ".join(display_name(p.name) for p in others) or "no notebook"
+        sub.problem = "missing"
+        sub.detail = f"{sub.assignment}/{sub.notebook}.ipynb was not submitted (found {found})"
+
+
+def display_name(name):
+    """A folder or file name as text, even when it is not valid UTF-8."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class InvalidNotebook(Exception):

@@ -46,6 +46,8 @@ class MasterNotebook:
     name: str            # file stem, e.g. "gru_gates"
     path: Path
     tests: list[TestCell] = field(default_factory=list)
+    solution_ids: set = field(default_factory=set)
+    grade_ids: set = field(default_factory=set)   # every nbgrader cell id of the notebook
 
     @property
     def max_score(self):
@@ -75,6 +77,9 @@ def master_notebooks(assignment, solutions=SOLUTIONS):
                                              cell.source, anchor))
             if meta.get("grade_id"):
                 anchor = meta["grade_id"]
+                master.grade_ids.add(anchor)
+                if meta.get("solution"):
+                    master.solution_ids.add(anchor)
         out.append(master)
     return out
 

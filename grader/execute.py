@@ -5,15 +5,17 @@ calls the checks make into the kernel (``call``/``lookup``, see ``kernel_helper`
 """
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from . import protocol
+from . import course, protocol, sandbox
 from .protocol import GradingStopped, LearnerError
 
 HELPER_SOURCE = (Path(__file__).with_name("kernel_helper.py")).read_text()
@@ -34,6 +36,25 @@ class CappedClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
+class SandboxedKernelManager(AsyncKernelManager):
+    """Starts the kernel through ``grader.sandbox`` (see there for what it confines)."""
+
+    sandbox_args: list = []
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        # run as a script: the kernel starts in its own folder, where grader is not importable
+        return [sys.executable, sandbox.__file__, *self.sandbox_args, "--", *cmd]
+
+
+class Limits:
+    """Per-notebook limits, and what the kernel must not see."""
+
+    def __init__(self, timeout=60.0, memory_mb=2048, nproc=128, hide=()):
+        self.timeout, self.memory_mb, self.nproc = float(timeout), int(memory_mb), int(nproc)
+        self.hide = [str(Path(p).resolve()) for p in (course.ROOT, *hide)]
+
+
 def kernel_env():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONPATH", "JPY_"))}
     env.update({
@@ -48,16 +69,21 @@ def kernel_env():
 class KernelSession:
     """One learner notebook in one fresh kernel. Use as a context manager."""
 
-    def __init__(self, support_dir, timeout):
-        self.timeout = float(timeout)
+    def __init__(self, support_dir, limits):
+        self.limits = limits if isinstance(limits, Limits) else Limits(timeout=limits)
+        self.timeout = self.limits.timeout
         self.deadline = None
         self.workdir = Path(tempfile.mkdtemp(prefix="gru-grade-"))
+        self.uid = 100000 + os.getpid() if sandbox.can_confine() else None
         if support_dir is not None:
             for item in Path(support_dir).iterdir():
                 if item.is_file() and item.suffix != ".ipynb":
                     shutil.copy(item, self.workdir / item.name)
         self.exchange = self.workdir / ".grader"
         self.exchange.mkdir()
+        if self.uid is not None:
+            for path in (self.workdir, self.exchange, *self.workdir.iterdir()):
+                os.chown(path, self.uid, self.uid)
         self.nb = nbformat.v4.new_notebook()
         self.nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                           "language": "python"}
@@ -66,7 +92,16 @@ class KernelSession:
                                    record_timing=False, iopub_timeout=5,
                                    shutdown_kernel="immediate",
                                    timeout_func=lambda cell: max(self.remaining(), 0.05),
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                   kernel_manager_class=SandboxedKernelManager)
+        self.client.km = self.client.create_kernel_manager()
+        args = ["--workdir", str(self.workdir), "--memory-mb", str(self.limits.memory_mb),
+                "--nproc", str(self.limits.nproc)]
+        if self.uid is not None:
+            args += ["--uid", str(self.uid)]
+            args += [a for p in self.limits.hide for a in ("--hide", p)]
+            args += [a for p in {sys.prefix, sys.base_prefix} for a in ("--expose", p)]
+        self.client.km.sandbox_args = args
         self.handles = {}
         self.helper_loaded = False
         self.n_calls = 0
@@ -74,8 +109,17 @@ class KernelSession:
 
     def __enter__(self):
         self.deadline = time.monotonic() + self.timeout
-        self._ctx = self.client.setup_kernel(cwd=str(self.workdir), env=kernel_env())
-        self._ctx.__enter__()
+        env = kernel_env()
+        env.update({"HOME": str(self.workdir), "MPLCONFIGDIR": str(self.workdir / ".mpl"),
+                    "IPYTHONDIR": str(self.workdir / ".ipython"),
+                    "JUPYTER_RUNTIME_DIR": str(self.workdir / ".runtime")})
+        self._ctx = self.client.setup_kernel(cwd=str(self.workdir), env=env)
+        try:
+            self._ctx.__enter__()
+        except BaseException:
+            self._kill_kernel_group()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
         return self
 
     def __exit__(self, *exc):
@@ -89,12 +133,14 @@ class KernelSession:
         return False
 
     def _kill_kernel_group(self):
+        """The kernel and everything it started: its user id's processes, our descendants."""
         km = self.client.km
         try:
             if km is not None and km.has_kernel:
                 km.shutdown_kernel(now=True)
         except Exception:  # noqa: BLE001
             pass
+        kill_strays(self.uid)
 
     def remaining(self):
         return self.deadline - time.monotonic()
@@ -184,3 +230,23 @@ class LearnerFunction:
     def __repr__(self):
         return f"<learner function {self.__name__}>"
 
+
+
+def kill_strays(uid=None):
+    """Kill what learner code left running: every process of the kernel's own user id and,
+    as we are a subreaper, every descendant of this process (orphans included)."""
+    import psutil
+
+    for _ in range(3):
+        victims = psutil.Process().children(recursive=True)
+        if uid is not None:
+            victims += [p for p in psutil.process_iter(["uids"])
+                        if p.info["uids"] and p.info["uids"].real == uid]
+        if not victims:
+            return
+        for proc in victims:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(victims, timeout=2)

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 import nbformat
 
 from . import check, collect, course
-from .execute import KernelSession
+from .execute import KernelSession, Limits
 from .protocol import GradingStopped
 
 
@@ -27,6 +27,7 @@ class NotebookResult:
     graded_notebook: dict | None = None         # release cells + outputs, for feedback
     seconds: float = 0.0
     fingerprint: str = ""
+    tampering: list = field(default_factory=list)
 
     def to_dict(self):
         return asdict(self)
@@ -65,8 +66,9 @@ def not_run(test, why):
     return check.TestResult(test.grade_id, test.points, message=f"not run: {why}", not_run=True)
 
 
-def grade_notebook(sub, master, timeout):
+def grade_notebook(sub, master, limits):
     start = time.monotonic()
+    limits = limits if isinstance(limits, Limits) else Limits(timeout=limits)
     result = NotebookResult(sub.student, sub.assignment, sub.notebook, "graded",
                             max_score=master.max_score)
     release_dir = course.RELEASE / sub.assignment
@@ -81,11 +83,23 @@ def grade_notebook(sub, master, timeout):
         except collect.InvalidNotebook as exc:
             result.status, result.detail = "invalid_notebook", str(exc)
         else:
-            base = copy.deepcopy(nb)   # cells run in place: outputs land on this copy
-            tests = _run(base, master, release_dir, timeout, result)
+            other = _other_assignment(nb, master)
+            if other:
+                result.status = "wrong_assignment"
+                result.detail = f"this notebook belongs to {other}, not {sub.assignment}"
+            else:
+                result.tampering = tampering(nb, release_nb, master)
+                base = copy.deepcopy(nb)   # cells run in place: outputs land on this copy
+                tests = _run(base, master, release_dir, limits, result)
+                _note_memory_errors(base, ordered_tests(tests, master), result, limits)
     for t in master.tests:
         tests.setdefault(t.grade_id, not_run(t, result.detail or result.status))
-    ordered = [tests[t.grade_id] for t in master.tests]
+    ordered = ordered_tests(tests, master)
+    notes = [sub.detail if not sub.problem else "", result.detail]
+    if result.tampering:
+        notes.append("test cells changed in the submission (graded from the master): "
+                     + ", ".join(result.tampering))
+    result.detail = "; ".join(dict.fromkeys(n for n in notes if n))
     result.tests = [_strip_extra(t) for t in ordered]
     result.score = sum(t.points for t in ordered)
     result.graded_notebook = graded_notebook(base, release_nb, master, result)
@@ -93,12 +107,60 @@ def grade_notebook(sub, master, timeout):
     return result
 
 
-def _run(nb, master, release_dir, timeout, result):
+def ordered_tests(tests, master):
+    return [tests[t.grade_id] for t in master.tests if t.grade_id in tests]
+
+
+def _other_assignment(nb, master):
+    """The assignment a notebook comes from, when its cell ids are another notebook's."""
+    ids = {course.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
+    if not ids or ids & master.grade_ids:
+        return None
+    for aid, masters in course.course_notebooks().items():
+        for other in masters:
+            if ids & other.grade_ids:
+                return f"{aid}/{other.filename}"
+    return None
+
+
+def tampering(nb, release_nb, master):
+    """Test cells the learner deleted, edited or re-labelled (graded from the master anyway)."""
+    released = {course.nbgrader_meta(c).get("grade_id"): c for c in release_nb.cells
+                if course.is_test_cell(c)}
+    seen, notes = {}, []
+    for cell in nb.cells:
+        gid = course.nbgrader_meta(cell).get("grade_id")
+        if gid in released:
+            seen[gid] = seen.get(gid, 0) + 1
+            if cell.source != released[gid].source:
+                notes.append(f"edited test cell {gid}")
+            meta, orig = course.nbgrader_meta(cell), course.nbgrader_meta(released[gid])
+            if any(meta.get(k) != orig.get(k) for k in ("points", "grade", "locked")):
+                notes.append(f"changed the metadata of test cell {gid}")
+    for gid in released:
+        if gid not in seen:
+            notes.append(f"deleted or re-labelled test cell {gid}")
+        elif seen[gid] > 1:
+            notes.append(f"duplicated test cell {gid}")
+    return notes
+
+
+def _note_memory_errors(nb, tests, result, limits):
+    hit = any(o.get("ename") == "MemoryError" for c in nb.cells if c.cell_type == "code"
+              for o in c.get("outputs", []))
+    hit = hit or any("MemoryError" in (t.message or "") for t in tests)
+    if hit and result.status == "graded":
+        result.status = "memory_limit"
+        result.detail = (f"learner code ran out of memory (limit {limits.memory_mb} MB); "
+                         "the tests that ran are scored")
+
+
+def _run(nb, master, release_dir, limits, result):
     tests = {}
     names = check.learner_names(master.tests)
     support = master.path.parent
     try:
-        with KernelSession(release_dir, timeout) as session:
+        with KernelSession(release_dir, limits) as session:
             for kind, item in plan(nb, master):
                 if kind == "cell":
                     session.run_cell(item)
@@ -125,7 +187,7 @@ def graded_notebook(base, release_nb, master, result):
     after = {}
     for t in master.tests:
         after.setdefault(t.anchor, []).append(t.grade_id)
-    cells, placed = [], set()
+    cells, placed, kept = [], set(), set()
 
     def place(gid):
         if gid in release_tests and gid not in placed:
@@ -139,6 +201,11 @@ def graded_notebook(base, release_nb, master, result):
         if gid in release_tests or course.is_test_cell(cell):
             place(gid)
             continue
+        if gid is not None and (gid not in master.solution_ids or gid in kept):
+            # an unknown or repeated id would derail nbgrader's bookkeeping: plain cell
+            cell.metadata.pop("nbgrader", None)
+            gid = None
+        kept.add(gid)
         cells.append(cell)
         for tid in after.get(gid, []) if gid else []:
             place(tid)

@@ -112,6 +112,7 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
               db_url=None, regrade=False, log=print, memory_mb=2048):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(out_dir, 0o700)   # gradebook and results: no kernel (another user id) may look in
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise SystemExit(f"--submissions {submissions} is not a folder")

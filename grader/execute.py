@@ -23,17 +23,28 @@ MAX_CELL_OUTPUT = 200_000      # characters of text kept per cell, for the grade
 
 
 class CappedClient(NotebookClient):
-    """nbclient that stops storing a cell's outputs past a cap (flooding stays cheap)."""
+    """nbclient that keeps at most MAX_CELL_OUTPUT characters of a cell's outputs.
+
+    The kernel buffers prints between flushes, so one message can carry hundreds of MB:
+    the cap applies to what is stored, message by message.
+    """
 
     def output(self, outs, msg, display_id, cell_index):
+        if outs and outs[-1].get("name") == "truncated":
+            return None
+        out = super().output(outs, msg, display_id, cell_index)
         size = sum(len(str(o.get("text", ""))) + len(str(o.get("data", ""))) for o in outs)
         if size > MAX_CELL_OUTPUT:
-            if not outs or outs[-1].get("name") != "truncated":
-                outs.append(nbformat.v4.new_output(
-                    "stream", name="stdout", text="\n[output truncated by the grader]\n"))
-                outs[-1]["name"] = "truncated"
-            return None
-        return super().output(outs, msg, display_id, cell_index)
+            last = outs[-1]
+            if "text" in last:
+                last["text"] = last["text"][:max(0, len(last["text"]) - (size - MAX_CELL_OUTPUT))]
+            else:
+                outs.pop()
+            marker = nbformat.v4.new_output("stream", name="stdout",
+                                            text="\n[output truncated by the grader]\n")
+            marker["name"] = "truncated"
+            outs.append(marker)
+        return out
 
 
 class SandboxedKernelManager(AsyncKernelManager):

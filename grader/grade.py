@@ -112,15 +112,20 @@ def ordered_tests(tests, master):
 
 
 def _other_assignment(nb, master):
-    """The assignment a notebook comes from, when its cell ids are another notebook's."""
+    """The notebook a submission really is, when its cell ids match another one better."""
     ids = {course.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
-    if not ids or ids & master.grade_ids:
+    if not ids:
         return None
+
+    def overlap(other):
+        return len(ids & other.grade_ids) / len(ids | other.grade_ids)
+
+    best_score, best = overlap(master), None
     for aid, masters in course.course_notebooks().items():
         for other in masters:
-            if ids & other.grade_ids:
-                return f"{aid}/{other.filename}"
-    return None
+            if other.path != master.path and overlap(other) > best_score:
+                best_score, best = overlap(other), f"{aid}/{other.filename}"
+    return best
 
 
 def tampering(nb, release_nb, master):

@@ -21,7 +21,10 @@ class LearnerError(Exception):
 
     def __init__(self, name, ename, evalue, traceback=""):
         self.name, self.ename, self.evalue, self.learner_traceback = name, ename, evalue, traceback
-        super().__init__(f"{name} raised {ename}: {evalue}")
+        super().__init__(name, ename, evalue, traceback)
+
+    def __str__(self):
+        return f"{self.name} raised {self.ename}: {self.evalue}"
 
 
 class ArgumentsModified(AssertionError):
@@ -35,8 +38,11 @@ class GradingStopped(BaseException):
     """
 
     def __init__(self, status, message):
-        self.status = status
-        super().__init__(message)
+        self.status, self.message = status, message
+        super().__init__(status, message)   # both in args: copy and pickle rebuild it
+
+    def __str__(self):
+        return self.message
 
 
 class ProtocolError(Exception):

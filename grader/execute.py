@@ -222,11 +222,25 @@ class KernelSession:
             raise LearnerError(name, err.get("ename", "Error"), err.get("evalue", ""),
                                err.get("traceback", ""))
         after = protocol.decode(payload["args_after"])
-        if not protocol.same_data([list(args), kwargs], after):
+        where = protocol.changed_input([list(args), kwargs], after, "")
+        if where:
+            label = _argument_label(name, where)
             raise protocol.ArgumentsModified(
-                f"{name} changed one of its inputs in place; it must leave x, h and params "
-                "unmodified (work on new arrays instead of +=, or copy first)")
+                f"{name} changed its input {label} in place; a function must leave its inputs "
+                "unmodified (build new arrays instead of using +=, or copy first)")
         return protocol.decode(payload["result"], self.handles)
+
+
+def _argument_label(name, where):
+    """'[0][2]["W_Fz"]' (args list, position 2, key) -> 'argument 3["W_Fz"]'."""
+    import re
+
+    m = re.match(r"\[(\d)\]\[(\d+|'[^']*')\](.*)", where)
+    if not m:
+        return "(an argument)"
+    kind, pos, rest = m.groups()
+    head = f"argument {int(pos) + 1}" if kind == "0" else f"keyword {pos.strip(chr(39))}"
+    return head + rest
 
 
 class LearnerFunction:

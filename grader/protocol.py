@@ -139,13 +139,32 @@ def reemit_warnings(items):
         warnings.warn_explicit(str(w.get("message")), category, "<learner code>", 0)
 
 
+def changed_input(before, after, path="argument"):
+    """Where plain-data inputs differ after a call (None when nothing changed).
+
+    Objects sent by reference, or not representable as data, are not compared.
+    """
+    if isinstance(before, np.ndarray) or isinstance(after, np.ndarray):
+        same = (isinstance(before, np.ndarray) and isinstance(after, np.ndarray)
+                and before.shape == after.shape and np.array_equal(before, after, equal_nan=True))
+        return None if same else path
+    if isinstance(before, dict) and isinstance(after, dict):
+        if before.keys() != after.keys():
+            return path
+        for k in before:
+            hit = changed_input(before[k], after[k], f"{path}[{k!r}]")
+            if hit:
+                return hit
+        return None
+    if isinstance(before, (list, tuple)) and isinstance(after, (list, tuple)):
+        if len(before) != len(after):
+            return path
+        for i, (x, y) in enumerate(zip(before, after)):
+            hit = changed_input(x, y, f"{path}[{i}]")
+            if hit:
+                return hit
+    return None
+
+
 def same_data(a, b):
-    """Deep equality for plain data, used to see whether a function changed its inputs."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
-                and np.array_equal(a, b, equal_nan=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same_data(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(same_data(x, y) for x, y in zip(a, b))
-    return True  # objects sent by reference or not representable: not compared
+    return changed_input(a, b) is None

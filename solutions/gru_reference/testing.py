@@ -20,8 +20,8 @@ def random_case(N=4, D=5, H=3, seed=None, scale=1.0, T=None):
 
 
 def assert_array(name, got, shape=None):
-    assert isinstance(got, np.ndarray), (
-        f"{name} returned {type(got).__name__}, not a numpy array")
+    kind = getattr(got, "type_name", type(got).__name__)   # the grader's stand-in says what it was
+    assert isinstance(got, np.ndarray), f"{name} returned {kind}, not a numpy array"
     assert np.issubdtype(got.dtype, np.floating), (
         f"{name} returned an array of dtype {got.dtype}; expected floats")
     if shape is not None:

@@ -3,15 +3,20 @@
 nbclient does the Jupyter messaging; this module adds the budget, output caps and the
 calls the checks make into the kernel (``call``/``lookup``, see ``kernel_helper``).
 """
+import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -47,10 +52,97 @@ class CappedClient(NotebookClient):
         return out
 
 
+class Zygote:
+    """This worker's pre-imported kernel process (see ``grader.zygote``); one per process."""
+
+    _instance = None
+
+    def __init__(self):
+        env = kernel_env()
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("zygote.py"))],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                                     cwd=tempfile.gettempdir(), text=True, bufsize=1)
+
+    @classmethod
+    def get(cls):
+        if cls._instance is None or cls._instance.proc.poll() is not None:
+            cls._instance = cls()
+        return cls._instance
+
+    @classmethod
+    def pid(cls):
+        return cls._instance.proc.pid if cls._instance is not None else None
+
+    def spawn(self, request):
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the zygote process died")
+        return int(line)
+
+
+class ForkedProcess:
+    """Popen-like handle on a kernel forked by the zygote (not our child: poll by pid)."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def poll(self):
+        import psutil
+
+        try:
+            alive = psutil.Process(self.pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            alive = False
+        return None if alive else 0
+
+    def wait(self, timeout=None):
+        deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
+        while self.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.poll()
+
+    def send_signal(self, signum):
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self):
+        self.send_signal(signal.SIGTERM)
+
+
+class ForkProvisioner(LocalProvisioner):
+    """Launches by asking the zygote to fork instead of starting a new interpreter."""
+
+    async def launch_kernel(self, cmd, **kwargs):
+        km = self.parent
+        self.process = ForkedProcess(Zygote.get().spawn({
+            "sandbox_args": km.sandbox_args, "env": kwargs.get("env") or {},
+            "connection_file": km.connection_file}))
+        self.pid = self.pgid = self.process.pid
+        self.cwd = kwargs.get("cwd")
+        return self.connection_info
+
+
 class SandboxedKernelManager(AsyncKernelManager):
-    """Starts the kernel through ``grader.sandbox`` (see there for what it confines)."""
+    """Starts the kernel confined (``grader.sandbox``): forked from the zygote when
+    ``warm`` is set, else as a new process through the sandbox launcher."""
 
     sandbox_args: list = []
+    warm: bool = True
+
+    async def _async_pre_start_kernel(self, **kw):
+        if self.warm and self.provisioner is None:
+            self.kernel_id = self.kernel_id or str(uuid.uuid4())
+            self.provisioner = ForkProvisioner(kernel_id=self.kernel_id,
+                                               kernel_spec=self.kernel_spec, parent=self)
+        return await super()._async_pre_start_kernel(**kw)
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -61,8 +153,9 @@ class SandboxedKernelManager(AsyncKernelManager):
 class Limits:
     """Per-notebook limits, and what the kernel must not see."""
 
-    def __init__(self, timeout=60.0, memory_mb=2048, nproc=128, hide=()):
+    def __init__(self, timeout=60.0, memory_mb=2048, nproc=128, hide=(), warm=True):
         self.timeout, self.memory_mb, self.nproc = float(timeout), int(memory_mb), int(nproc)
+        self.warm = warm
         self.hide = [str(Path(p).resolve()) for p in (course.ROOT, *hide)]
 
 
@@ -113,6 +206,7 @@ class KernelSession:
             args += [a for p in self.limits.hide for a in ("--hide", p)]
             args += [a for p in {sys.prefix, sys.base_prefix} for a in ("--expose", p)]
         self.client.km.sandbox_args = args
+        self.client.km.warm = self.limits.warm
         self.handles = {}
         self.helper_loaded = False
         self.n_calls = 0
@@ -262,8 +356,9 @@ def kill_strays(uid=None):
     as we are a subreaper, every descendant of this process (orphans included)."""
     import psutil
 
+    keep = Zygote.pid()
     for _ in range(3):
-        victims = psutil.Process().children(recursive=True)
+        victims = [p for p in psutil.Process().children(recursive=True) if p.pid != keep]
         if uid is not None:
             victims += [p for p in psutil.process_iter(["uids"])
                         if p.info["uids"] and p.info["uids"].real == uid]

@@ -4,6 +4,7 @@ Tests run where the master notebook puts them (after the solution cell they foll
 runaway cell late in a notebook does not cost the points earned above it.
 """
 import copy
+import re
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -28,6 +29,8 @@ class NotebookResult:
     seconds: float = 0.0
     fingerprint: str = ""
     tampering: list = field(default_factory=list)
+    answers: dict = field(default_factory=dict)       # quiz: {q1_answer: sorted letters}
+    answer_types: dict = field(default_factory=dict)  # quiz answers not written as a set
 
     def to_dict(self):
         return asdict(self)
@@ -166,11 +169,15 @@ def _run(nb, master, release_dir, limits, result):
     support = master.path.parent
     try:
         with KernelSession(release_dir, limits) as session:
+            learner = None
             for kind, item in plan(nb, master):
                 if kind == "cell":
                     session.run_cell(item)
+                    learner = None   # definitions may have changed
                     continue
-                learner = session.lookup(names)
+                if learner is None:
+                    learner = session.lookup(names)
+                _keep_answers(result, item, learner)
                 outcome = check.run_test(item, learner, support)
                 tests[item.grade_id] = outcome
                 if "stop" in outcome.extra:
@@ -180,6 +187,23 @@ def _run(nb, master, release_dir, limits, result):
     except Exception as exc:  # noqa: BLE001 (kernel start-up and the like: a row, not a crash)
         result.status, result.detail = "error", f"{type(exc).__name__}: {exc}"
     return tests
+
+
+QUIZ_REF = re.compile(r"\b(q\d+_answer)\b")
+
+
+def _keep_answers(result, test, learner):
+    """Record the quiz answers this test sees (for the class report's item analysis)."""
+    for name in QUIZ_REF.findall(test.source):
+        if name in learner:
+            value = learner[name]
+            items = value if isinstance(value, (set, frozenset, list, tuple)) else [value]
+            result.answers[name] = sorted(str(v)[:40] for v in list(items)[:30])
+            kind = type(value).__name__
+            if kind in ("set", "frozenset"):
+                result.answer_types.pop(name, None)
+            else:
+                result.answer_types[name] = kind
 
 
 def graded_notebook(base, release_nb, master, result):

@@ -85,7 +85,7 @@ def _hide_and_expose(hide, expose, staging):
         _mount(mount_point, path, None, MS_MOVE)
 
 
-def main(argv=None):
+def parse(argv):
     p = argparse.ArgumentParser()
     p.add_argument("--uid", type=int)
     p.add_argument("--workdir", required=True)
@@ -94,23 +94,23 @@ def main(argv=None):
     p.add_argument("--hide", action="append", default=[])
     p.add_argument("--expose", action="append", default=[])
     p.add_argument("cmd", nargs=argparse.REMAINDER)
-    args = p.parse_args(argv)
-    cmd = [c for c in args.cmd if c != "--"]
-    workdir = Path(args.workdir)
+    return p.parse_args(argv)
 
+
+def confine(args, connection_file):
+    """Apply everything to the current process; returns the connection file it may read."""
+    workdir = Path(args.workdir)
     if args.uid is not None:
         # The kernel cannot read root's runtime folder: hand it its own connection file.
-        i = cmd.index("-f") + 1
         own = workdir / ".kernel-connection.json"
-        shutil.copy(cmd[i], own)
+        shutil.copy(connection_file, own)
         os.chown(own, args.uid, args.uid)
         os.chmod(own, 0o600)
-        cmd[i] = str(own)
+        connection_file = str(own)
         staging = workdir / ".mounts"
         staging.mkdir(mode=0o700, exist_ok=True)
         _hide_and_expose(args.hide, [Path(e) for e in args.expose], staging)
         resource.setrlimit(resource.RLIMIT_NPROC, (args.nproc, args.nproc))
-
     limit = args.memory_mb * 2 ** 20
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 2 ** 20, 512 * 2 ** 20))
@@ -120,6 +120,14 @@ def main(argv=None):
         os.setgid(args.uid)
         os.setuid(args.uid)
     os.chdir(workdir)
+    return connection_file
+
+
+def main(argv=None):
+    args = parse(argv)
+    cmd = [c for c in args.cmd if c != "--"]
+    i = cmd.index("-f") + 1
+    cmd[i] = confine(args, cmd[i])
     os.execv(cmd[0], cmd)
 
 

@@ -1,0 +1,68 @@
+"""Plausible mistakes in the backpropagation notebook."""
+from . import Mistake
+
+A = "02_backprop"
+PARAMS = {"test-cell-backward-params-visible", "test-cell-backward-params-hidden"}
+INPUTS = {"test-cell-backward-inputs-visible", "test-cell-backward-inputs-hidden"}
+FORWARD = {"test-forward-visible", "test-forward-hidden"}
+BACKWARD = {"test-backward-visible", "test-backward-hidden"}
+
+MISTAKES = [
+    Mistake("backprop-tanh-preactivation", A, "gru_cell_backward",
+            (("da_h = dh_tilde * (1 - h_tilde ** 2)",
+              'a_h = x @ p["W_Fh"] + (r * h_prev) @ p["W_Rh"] + p["b_h"]\n'
+              "    da_h = dh_tilde * (1 - a_h ** 2)"),),
+            frozenset(PARAMS | INPUTS | BACKWARD),
+            "tanh' written as 1 - a^2 of the pre-activation instead of 1 - h_tilde^2"),
+    Mistake("backprop-tanh-one-minus-h", A, "gru_cell_backward",
+            (("da_h = dh_tilde * (1 - h_tilde ** 2)", "da_h = dh_tilde * (1 - h_tilde)"),),
+            frozenset(PARAMS | INPUTS | BACKWARD),
+            "tanh' written as 1 - h_tilde"),
+    Mistake("backprop-sigmoid-twice", A, "gru_cell_backward",
+            (("da_z = dz * z * (1 - z)", "da_z = dz * sigmoid(z) * (1 - sigmoid(z))"),),
+            frozenset(PARAMS | INPUTS | BACKWARD),
+            "sigmoid' evaluated at the gate's output (sigmoid applied twice) instead of z (1 - z)"),
+    Mistake("backprop-reset-tanh-derivative", A, "gru_cell_backward",
+            (("da_r = dr * r * (1 - r)", "da_r = dr * (1 - r ** 2)"),),
+            frozenset(PARAMS | INPUTS | BACKWARD),
+            "the reset gate's derivative copied from tanh: 1 - r^2 instead of r (1 - r)"),
+    Mistake("backprop-dz-sign", A, "gru_cell_backward",
+            (("dz = dh_next * (h_tilde - h_prev)", "dz = dh_next * (h_prev - h_tilde)"),),
+            frozenset(PARAMS | INPUTS | BACKWARD),
+            "dz with the sign flipped: h - h~ instead of h~ - h"),
+    Mistake("backprop-no-direct-path", A, "gru_cell_backward",
+            (("dh_prev = dh_next * (1 - z)", "dh_prev = np.zeros_like(h_prev)"),),
+            frozenset(INPUTS | BACKWARD),
+            "the direct (1 - z) route into dh_prev is forgotten"),
+    Mistake("backprop-no-reset-path", A, "gru_cell_backward",
+            (("dh_prev = dh_prev + ds * r\n", ""),),
+            frozenset(INPUTS | BACKWARD),
+            "the route through the reset product r * h_prev into dh_prev is forgotten"),
+    Mistake("backprop-dx-candidate-only", A, "gru_cell_backward",
+            (('dx = da_z @ p["W_Fz"].T + da_r @ p["W_Fr"].T + da_h @ p["W_Fh"].T',
+              'dx = da_h @ p["W_Fh"].T'),),
+            frozenset(INPUTS | BACKWARD),
+            "dx only through the candidate, forgetting that x also feeds both gates"),
+    Mistake("backprop-wrh-uses-h", A, "gru_cell_backward",
+            (('"W_Rh": (r * h_prev).T @ da_h', '"W_Rh": h_prev.T @ da_h'),),
+            frozenset(PARAMS | BACKWARD),
+            "dW_Rh computed with h_prev instead of the reset product r * h_prev"),
+    Mistake("backprop-forward-h0-every-step", A, "gru_forward",
+            (("gru_cell_forward(x[:, t], h, params)", "gru_cell_forward(x[:, t], h0, params)"),),
+            frozenset(FORWARD | BACKWARD),
+            "every step starts from h0 instead of the previous step's state"),
+    Mistake("backprop-grads-overwritten", A, "gru_backward",
+            (("grads[k] += step[k]", "grads[k] = step[k]"),),
+            frozenset(BACKWARD),
+            "the parameter gradients are overwritten at each step instead of summed over time"),
+    Mistake("backprop-no-upstream", A, "gru_backward",
+            (("dh_next = np.zeros((N, H))", "dh_next = dh_all[:, -1]"),
+             ("gru_cell_backward(dh_all[:, t] + dh_next, cache[t])",
+              "gru_cell_backward(dh_next, cache[t])")),
+            frozenset(BACKWARD),
+            "only the last step's upstream gradient is used: dh_all[:, t] is never added"),
+    Mistake("backprop-forward-in-time", A, "gru_backward",
+            (("for t in reversed(range(T)):", "for t in range(T):"),),
+            frozenset(BACKWARD),
+            "the backward pass walks forward in time (step 0 first)"),
+]

@@ -1,0 +1,78 @@
+"""Warm kernels without shared state: a pre-imported process forked once per notebook.
+
+A worker starts one zygote. The zygote imports what every notebook needs (IPython,
+ipykernel, numpy, matplotlib, torch) and then only forks: each child confines itself
+(``sandbox.confine``) and becomes a fresh IPython kernel for exactly one notebook. No
+learner code ever runs in the zygote, so no state passes between students; what a fork
+saves is the start-up and the imports (seconds with torch), not isolation.
+
+Protocol on the zygote's stdin/stdout: one JSON request per line, one pid per line back.
+"""
+import json
+import os
+import signal
+import sys
+
+# What notebooks import, and what a kernel's start-up imports (found by diffing
+# sys.modules around IPKernelApp.initialize).
+PRELOAD = ("numpy", "matplotlib", "matplotlib.pyplot", "torch", "IPython",
+           "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "ipykernel.zmqshell",
+           "matplotlib_inline.backend_inline", "sqlite3", "pdb", "pydoc", "http.server",
+           "xmlrpc.server", "tornado.queues", "tornado.locks", "tornado.gen", "faulthandler",
+           "IPython.core.history", "IPython.core.completer", "IPython.core.interactiveshell",
+           "IPython.extensions.storemagic", "jedi")
+
+
+def serve():
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    confine, parse = _load_sandbox()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # children are reaped by the system
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 1)
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _become_kernel(request, null, confine, parse)
+        out.write(f"{pid}\n")
+
+
+def _become_kernel(request, null, confine, parse):
+    try:
+        os.setsid()
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        args = parse(request["sandbox_args"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        connection_file = confine(args, request["connection_file"])
+        from ipykernel.kernelapp import IPKernelApp
+
+        app = IPKernelApp.instance()
+        app.initialize(["-f", connection_file, "--IPKernelApp.log_level=ERROR"])
+        app.start()
+    finally:
+        os._exit(0)
+
+
+def _load_sandbox():
+    # loaded by path: nothing in a kernel's world imports the grader package
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("gru_sandbox", os.path.join(here, "sandbox.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.confine, module.parse
+
+
+if __name__ == "__main__":
+    serve()

@@ -5,6 +5,7 @@ calls the checks make into the kernel (``call``/``lookup``, see ``kernel_helper`
 """
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -228,6 +229,9 @@ class KernelSession:
         return self
 
     def __exit__(self, *exc):
+        for fd in (getattr(self, "req_fd", None), getattr(self, "rep_fd", None)):
+            if fd is not None:
+                os.close(fd)
         try:
             self._ctx.__exit__(None, None, None)
         except Exception:  # noqa: BLE001 (a dead kernel may fail to shut down cleanly)
@@ -264,26 +268,50 @@ class KernelSession:
             raise GradingStopped("kernel_died", "the kernel died (the code exited or crashed)") from None
         return cell
 
-    def _helper_call(self, code):
+    def _start_helper(self):
+        """Load the kernel-side helper and open the request/reply FIFOs to it."""
+        req, rep = self.exchange / "requests", self.exchange / "replies"
+        for fifo in (req, rep):
+            os.mkfifo(fifo, 0o600)
+            if self.uid is not None:
+                os.chown(fifo, self.uid, self.uid)
+        self.run_cell(nbformat.v4.new_code_cell(
+            HELPER_SOURCE + f"\n__gru_grader__.serve({str(req)!r}, {str(rep)!r})"))
+        # O_RDWR never blocks on a FIFO, whether or not the kernel opened its end yet
+        self.req_fd = os.open(req, os.O_RDWR)
+        self.rep_fd = os.open(rep, os.O_RDWR | os.O_NONBLOCK)
+        self.helper_loaded = True
+
+    def _request(self, request):
         if not self.helper_loaded:
-            self.run_cell(nbformat.v4.new_code_cell(HELPER_SOURCE))
-            self.helper_loaded = True
-        cell = self.run_cell(nbformat.v4.new_code_cell(code))
-        text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
-        if text:
-            self.learner_output.append(text[-5000:])
-        return cell
+            self._start_helper()
+        os.write(self.req_fd, (json.dumps(request) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            left = self.remaining()
+            if left <= 0:
+                raise GradingStopped("timeout", f"time limit of {self.timeout:g} s reached")
+            ready, _, _ = select.select([self.rep_fd], [], [], min(left, 0.25))
+            if ready:
+                try:
+                    buf += os.read(self.rep_fd, 64)
+                except BlockingIOError:
+                    pass
+            elif not self._kernel_alive():
+                raise GradingStopped("kernel_died", "the kernel died (the code exited or crashed)")
+
+    def _kernel_alive(self):
+        process = getattr(self.client.km.provisioner, "process", None)
+        return process is not None and process.poll() is None
 
     def _exchange_paths(self):
         self.n_calls += 1
         return self.exchange / f"in-{self.n_calls}.pkl", self.exchange / f"out-{self.n_calls}.json"
 
-    def _read(self, out_path, cell):
+    def _read(self, out_path):
         if not out_path.exists():
-            errors = [o for o in cell.outputs if o.get("output_type") == "error"]
-            why = f"{errors[0].ename}: {errors[0].evalue}" if errors else "no reply"
             raise LearnerError("the notebook", "GradingError",
-                               f"the grader could not call into the kernel ({why})")
+                               "the grader could not call into the kernel (no reply)")
         try:
             return protocol.read_payload(out_path)
         except (ValueError, protocol.ProtocolError) as exc:
@@ -292,8 +320,8 @@ class KernelSession:
     def lookup(self, names):
         """Map each learner name the kernel defines to a proxy (functions) or its value."""
         _, out_path = self._exchange_paths()
-        cell = self._helper_call(f"__gru_grader__.lookup({list(names)!r}, {str(out_path)!r})")
-        found = self._read(out_path, cell)
+        self._request({"op": "lookup", "names": list(names), "out": str(out_path)})
+        found = self._read(out_path)
         bound = {}
         for name, info in found.items():
             if name not in names:
@@ -307,9 +335,12 @@ class KernelSession:
     def call(self, name, args, kwargs):
         in_path, out_path = self._exchange_paths()
         protocol.dump_args(in_path, args, kwargs, self.handles)
-        cell = self._helper_call(
-            f"__gru_grader__.call({name!r}, {str(in_path)!r}, {str(out_path)!r})")
-        payload = self._read(out_path, cell)
+        if self.uid is not None:
+            os.chown(in_path, self.uid, self.uid)
+        self._request({"op": "call", "name": name, "in": str(in_path), "out": str(out_path)})
+        payload = self._read(out_path)
+        if payload.get("output"):
+            self.learner_output.append(f"[{name} printed]\n" + payload["output"][-5000:])
         protocol.reemit_warnings(payload.get("warnings", []))
         if "error" in payload:
             err = payload["error"]

@@ -3,6 +3,7 @@
 Hidden tests never appear: the graded notebook carries the released test cells, and a
 hidden test's failure shows only its message.
 """
+import functools
 import html
 from pathlib import Path
 
@@ -38,13 +39,19 @@ def _banner(result):
             f"<tr><th></th><th>test</th><th>points</th><th>what went wrong</th></tr>{rows}</table></div>")
 
 
+@functools.lru_cache(maxsize=1)
+def _exporter():
+    # building the exporter (templates, CSS) costs more than rendering one notebook
+    return HTMLExporter(template_name="lab")
+
+
 def write_feedback(result, out_dir):
     """Write ``feedback/<student>/<assignment>/<notebook>.{html,txt}``; returns the html path."""
     folder = Path(out_dir) / "feedback" / result["student"] / result["assignment"]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{result['notebook']}.txt").write_text(summary_text(result))
     nb = nbformat.from_dict(result["graded_notebook"])
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    body, _ = _exporter().from_notebook_node(nb)
     marker = body.find(">", body.find("<body")) + 1
     body = body[:marker] + _banner(result) + body[marker:]
     path = folder / f"{result['notebook']}.html"

@@ -11,10 +11,12 @@ Everything is defined inside ``_make`` so that the kernel's namespace gets one n
 
 def _make():
     import base64
+    import contextlib
     import io
     import json
     import os
     import pickle
+    import threading
     import traceback
     import warnings
 
@@ -89,7 +91,9 @@ def _make():
             args, kwargs = Unpickler(f).load()
         payload = {}
         fn = user_ns().get(name)
-        with warnings.catch_warnings(record=True) as caught:
+        printed = io.StringIO()
+        with warnings.catch_warnings(record=True) as caught, \
+                contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
             warnings.simplefilter("always")
             # The contract's floating-point rules hold whatever np.seterr the notebook set.
             with numpy.errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
@@ -104,6 +108,7 @@ def _make():
         payload["warnings"] = [{"category": w.category.__name__, "message": str(w.message)[:500]}
                                for w in caught[:20]]
         payload["args_after"] = enc([args, kwargs], [limits["bytes"]])
+        payload["output"] = printed.getvalue()[-20000:]
         write(out_path, payload)
 
     def lookup(names, out_path):
@@ -120,11 +125,33 @@ def _make():
                 found[name] = {"kind": "value", "value": enc_result(obj)}
         write(out_path, found)
 
+    def serve(req_path, rep_path):
+        """Answer the grader's requests from a thread, one line each way over two FIFOs.
+
+        This keeps calls off the Jupyter execute path (milliseconds each instead of a
+        cell round trip); the main thread stays idle while checks run, so learner code
+        still runs alone.
+        """
+        def loop():
+            req = os.fdopen(os.open(req_path, os.O_RDWR), "r", buffering=1)
+            rep = os.open(rep_path, os.O_RDWR)
+            for line in req:
+                request = json.loads(line)
+                try:
+                    if request["op"] == "call":
+                        call(request["name"], request["in"], request["out"])
+                    else:
+                        lookup(request["names"], request["out"])
+                finally:
+                    os.write(rep, b"done\n")
+
+        threading.Thread(target=loop, name="gru-grader", daemon=True).start()
+
     class Helper:
         pass
 
     helper = Helper()
-    helper.call, helper.lookup = call, lookup
+    helper.call, helper.lookup, helper.serve = call, lookup, serve
     return helper
 
 

@@ -1,0 +1,192 @@
+"""Grade one synthetic cohort two ways, side by side, and compare.
+
+    .venv/bin/python benchmarks/throughput.py [--students 40] [--workers N]
+
+(a) stock ``nbgrader autograde``, one assignment after another, as an instructor runs it
+today; (b) ``python -m grader autograde`` with its default settings. Both grade the same
+submissions with the same notebooks and environment (GRU_AUTOGRADING=1, one BLAS thread);
+the script checks that every score agrees, then prints the throughput ratio, the
+per-notebook cost of each against the floor (the cells' own execution time in an
+already-warm kernel) and the peak memory of each run's process tree.
+"""
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cohort.synth import make_cohort  # noqa: E402
+from grader import course  # noqa: E402
+from grader.execute import kernel_env  # noqa: E402
+
+ENV = dict(kernel_env(), PYTHONPATH=str(ROOT / "solutions"),
+           PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+
+
+class PeakMemory(threading.Thread):
+    """Largest total RSS of a process and all its descendants, sampled every 50 ms."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = pid, 0, threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                root = psutil.Process(self.pid)
+                procs = [root] + root.children(recursive=True)
+                self.peak = max(self.peak, sum(_rss(p) for p in procs))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+
+def _rss(proc):
+    try:
+        return proc.memory_info().rss
+    except psutil.Error:
+        return 0
+
+
+def timed(cmd, cwd, env=None):
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    meter = PeakMemory(proc.pid)
+    meter.start()
+    out, _ = proc.communicate()
+    meter.stop.set()
+    meter.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} failed:\n{out[-3000:]}")
+    return time.monotonic() - start, meter.peak, out
+
+
+def stock_nbgrader(work, submissions, assignment_ids):
+    """A course folder as nbgrader expects it, then `nbgrader autograde` per assignment."""
+    course_root = work / "nbgrader-course"
+    shutil.copytree(course.SOLUTIONS, course_root / "solutions",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "nbgrader_config.py", course_root)
+    nbgrader = [str(Path(sys.executable).parent / "nbgrader")]
+    for aid in assignment_ids:
+        subprocess.run(nbgrader + ["generate_assignment", aid, "--force"], cwd=course_root,
+                       env=ENV, check=True, capture_output=True)
+    shutil.copytree(submissions, course_root / "submitted")
+    total, peak = 0.0, 0
+    for aid in assignment_ids:
+        seconds, mem, _ = timed(nbgrader + ["autograde", aid, "--force"], course_root, ENV)
+        total, peak = total + seconds, max(peak, mem)
+    db = sqlite3.connect(course_root / "gradebook.db")
+    scores = {}
+    rows = db.execute(
+        "SELECT s.student_id, a.name, COALESCE(SUM(COALESCE(g.manual_score, g.auto_score, 0)), 0) "
+        "FROM submitted_assignment s JOIN assignment a ON s.assignment_id = a.id "
+        "JOIN submitted_notebook n ON n.assignment_id = s.id JOIN grade g ON g.notebook_id = n.id "
+        "GROUP BY s.student_id, a.name")
+    for student, aid, score in rows:
+        scores[(student, aid)] = round(score, 3)
+    return total, peak, scores
+
+
+def ours(work, submissions, workers):
+    out = work / "ours"
+    cmd = [sys.executable, "-m", "grader", "autograde", "--submissions", str(submissions),
+           "--out", str(out)] + (["--workers", str(workers)] if workers else [])
+    seconds, peak, log = timed(cmd, ROOT)
+    results = [json.loads(p.read_text()) for p in (out / "results").rglob("*.json")]
+    scores = {}
+    for r in results:
+        key = (r["student"], r["assignment"])
+        scores[key] = round(scores.get(key, 0) + r["score"], 3)
+    return seconds, peak, scores, results
+
+
+def floor_seconds(assignment_ids):
+    """Cells' own time: each master notebook run in a kernel that is already started and
+    has numpy, torch and matplotlib imported (best of two runs)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    floors = {}
+    for aid in assignment_ids:
+        for master in course.master_notebooks(aid):
+            best = float("inf")
+            for _ in range(2):
+                nb = nbformat.read(master.path, as_version=4)
+                client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                                        resources={"metadata": {"path": str(course.RELEASE / aid)}})
+                with client.setup_kernel(env=ENV, cwd=str(course.RELEASE / aid)):
+                    warm = nbformat.v4.new_code_cell("import numpy, torch, matplotlib.pyplot")
+                    nb.cells.insert(0, warm)
+                    client.execute_cell(warm, 0)
+                    start = time.monotonic()
+                    for i, cell in enumerate(nb.cells[1:], start=1):
+                        if cell.cell_type == "code":
+                            client.execute_cell(cell, i)
+                    best = min(best, time.monotonic() - start)
+            floors[(aid, master.name)] = best
+    return floors
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--students", type=int, default=40)
+    p.add_argument("--workers", type=int, default=None, help="ours: default = all cores")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--skip-stock", action="store_true", help="only time this grader")
+    args = p.parse_args()
+    ids = course.assignments()
+    work = Path(tempfile.mkdtemp(prefix="gru-bench-"))
+    submissions = work / "submissions"
+    plan = make_cohort(submissions, args.students, args.seed, ids)
+    n_notebooks = sum(1 for s in submissions.glob("*/*/*.ipynb"))
+    print(f"cohort: {args.students} students x {len(ids)} assignments, {n_notebooks} notebooks "
+          f"submitted; {psutil.cpu_count()} cores")
+    profiles = {}
+    for profile in plan.values():
+        profiles[profile] = profiles.get(profile, 0) + 1
+    print("profiles: " + ", ".join(f"{k} {v}" for k, v in sorted(profiles.items())))
+
+    floors = floor_seconds(ids)
+    ours_s, ours_peak, ours_scores, results = ours(work, submissions, args.workers)
+    graded = [r for r in results if r["status"] not in ("missing", "invalid_notebook")]
+    floor_total = sum(floors[(r["assignment"], r["notebook"])] for r in graded)
+    workers = args.workers or os.cpu_count()
+    print(f"\nfloor (cells in a warm kernel), per master notebook: " + ", ".join(
+        f"{a} {s:.2f}s" for (a, _), s in floors.items()))
+    print(f"this grader : {ours_s:7.1f} s wall, {ours_s / n_notebooks:.3f} s per notebook, "
+          f"peak memory {ours_peak / 2**20:.0f} MiB ({workers} workers)")
+    cost = ours_s * workers / max(1, len(graded))
+    floor = floor_total / max(1, len(graded))
+    print(f"              per notebook per worker {cost:.3f} s against a floor of {floor:.3f} s: "
+          f"overhead ratio {cost / floor:.2f}x (target <= 1.3x)")
+    if args.skip_stock:
+        return 0
+    stock_s, stock_peak, stock_scores = stock_nbgrader(work, submissions, ids)
+    print(f"nbgrader    : {stock_s:7.1f} s wall, {stock_s / n_notebooks:.3f} s per notebook, "
+          f"peak memory {stock_peak / 2**20:.0f} MiB (one notebook at a time)")
+    keys = set(ours_scores) | set(stock_scores)
+    differ = sorted(k for k in keys if ours_scores.get(k, 0.0) != stock_scores.get(k, 0.0))
+    print(f"\nthroughput ratio (nbgrader wall / this grader wall): {stock_s / ours_s:.1f}x "
+          f"(target >= 10x)")
+    print(f"scores compared: {len(keys)} (student, assignment) pairs, {len(differ)} differ")
+    for k in differ[:20]:
+        print(f"  {k}: ours {ours_scores.get(k, 0.0)}, nbgrader {stock_scores.get(k, 0.0)}")
+    shutil.rmtree(work, ignore_errors=True)
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -24,6 +24,7 @@ demo: release
 	$(PY) -m grader autograde --submissions $(DEMO)/submissions --out $(DEMO)/out
 
 test: setup
+	bash scripts/system-deps.sh
 	$(PY) -m pytest
 
 clean:

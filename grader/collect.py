@@ -21,13 +21,17 @@ class Submission:
     path: Path | None = None
     problem: str | None = None     # a status such as "missing" when it cannot be graded
     detail: str = ""
+    content: bytes | None = None   # the file's bytes, when it travels to a remote worker
 
     @property
     def key(self):
         return (self.student, self.assignment, self.notebook)
 
+    def read(self):
+        return self.content if self.content is not None else Path(self.path).read_bytes()
+
     def fingerprint(self):
-        return hashlib.sha256(self.path.read_bytes()).hexdigest() if self.path else "-"
+        return hashlib.sha256(self.read()).hexdigest() if self.path else "-"
 
 
 def students(submissions_dir):
@@ -82,9 +86,9 @@ class InvalidNotebook(Exception):
     pass
 
 
-def load_notebook(path):
+def load_notebook(path_or_bytes):
     """Read a submitted notebook as nbformat 4, or say in a sentence why it cannot be."""
-    raw = Path(path).read_bytes()
+    raw = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
     if not raw.strip():
         raise InvalidNotebook("the file is empty")
     try:

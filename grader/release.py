@@ -57,7 +57,7 @@ def release(root=course.ROOT, assignment_ids=None, db_url=None, release_dir=None
         with contextlib.redirect_stdout(io.StringIO()):
             result = api.generate_assignment(aid, force=True, create=True)
         if not result["success"]:
-            raise RuntimeError(f"nbgrader could not release {aid}:\n{result.get('error') or result.get('log')}")
+            raise RuntimeError(f"nbgrader could not release {aid}:\n{result.get('log', '')}\n{result.get('error', '')}")
     return ids
 
 

@@ -3,6 +3,7 @@
 nbclient does the Jupyter messaging; this module adds the budget, output caps and the
 calls the checks make into the kernel (``call``/``lookup``, see ``kernel_helper``).
 """
+import asyncio
 import json
 import os
 import select
@@ -16,6 +17,9 @@ import uuid
 from pathlib import Path
 
 import nbformat
+from queue import Empty
+
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from nbclient import NotebookClient
@@ -130,6 +134,45 @@ class ForkProvisioner(LocalProvisioner):
         self.cwd = kwargs.get("cwd")
         return self.connection_info
 
+    async def wait(self):
+        # LocalProvisioner polls every 100 ms; a killed fork is gone within a few
+        while self.process is not None and self.process.poll() is None:
+            await asyncio.sleep(0.005)
+        self.process = None
+        return 0
+
+
+class QuickClient(AsyncKernelClient):
+    """jupyter_client's client, but it does not idle 0.2 s flushing IOPub after start-up
+    (nbclient matches every message to its request anyway)."""
+
+    async def _async_wait_for_ready(self, timeout=None):
+        deadline = time.monotonic() + (timeout or 60)
+        while True:
+            self.kernel_info()
+            try:
+                msg = await self.shell_channel.get_msg(timeout=0.5)
+            except Empty:
+                msg = None
+            if msg is not None and msg["msg_type"] == "kernel_info_reply":
+                try:   # the request's IOPub status proves IOPub is connected
+                    await self.iopub_channel.get_msg(timeout=0.5)
+                except Empty:
+                    continue
+                self._handle_kernel_info_reply(msg)
+                break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+        while True:
+            try:
+                await self.iopub_channel.get_msg(timeout=0.01)
+            except Empty:
+                break
+
+    wait_for_ready = _async_wait_for_ready
+
 
 class SandboxedKernelManager(AsyncKernelManager):
     """Starts the kernel confined (``grader.sandbox``): forked from the zygote when
@@ -137,6 +180,12 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     sandbox_args: list = []
     warm: bool = True
+    client_class = "grader.execute.QuickClient"
+    client_factory = QuickClient
+
+    async def _async_wait(self, pollinterval=0.005):
+        # after a kill, jupyter_client polls every 100 ms by default
+        return await super()._async_wait(pollinterval=pollinterval)
 
     async def _async_pre_start_kernel(self, **kw):
         if self.warm and self.provisioner is None:

@@ -2,7 +2,8 @@
 
 A ``Mistake`` edits the solution of one solution cell by plain substring replacement, and
 lists every test cell it must fail (the exercise itself and the later exercises that call
-the broken function); every other test must still pass.
+the broken function); every other test must still pass. ``diagnosis`` is the probable cause
+the hidden tests must name for it (tests/test_diagnoses.py), or "" for none.
 """
 import importlib
 import pkgutil
@@ -18,6 +19,8 @@ class Mistake:
     fails: frozenset                # grade_ids of the test cells that must fail
     description: str = ""           # in the learner's terms
     extra_cells: dict = field(default_factory=dict)   # other cells to edit: {grade_id: edits}
+    diagnosis: str = ""             # the id (solutions/gru_reference/diagnose.py) that the
+                                    # hidden tests name for it; "" when none is expected
 
 
 def catalogue():

@@ -9,7 +9,8 @@ RETURN = '    return np.linalg.norm(J, ord="fro", axis=(1, 2))'
 MISTAKES = [
     Mistake("vanishing-reversed", A, CELL,
             ((RETURN, RETURN + "[::-1]"),),
-            JACOBIAN, "the norms are indexed by the distance T - t instead of by t"),
+            JACOBIAN, "the norms are indexed by the distance T - t instead of by t",
+            diagnosis="norms-reversed"),
     Mistake("vanishing-wrt-inputs", A, CELL,
             (("    states = [h]", "    states = [h]\n    inputs = []"),
              ("        h = cell(x[t], h)",
@@ -18,7 +19,8 @@ MISTAKES = [
               "        h = cell(x_t, h)"),
              ("J = np.zeros((T, H, H))", "J = np.zeros((T, H, x.shape[1]))"),
              ("torch.autograd.grad(h_T, states[:T],", "torch.autograd.grad(h_T, inputs,")),
-            JACOBIAN, "the Jacobian with respect to the inputs x_t instead of the states h_t"),
+            JACOBIAN, "the Jacobian with respect to the inputs x_t instead of the states h_t",
+            diagnosis="jacobian-wrt-inputs"),
     Mistake("vanishing-vjp-of-sum", A, CELL,
             (("""    J = np.zeros((T, H, H))                         # J[t] will be dh_T/dh_t
     for i in range(H):
@@ -34,17 +36,21 @@ MISTAKES = [
               """    grads = torch.autograd.grad(h_T.sum(), states[:T], allow_unused=True)
     return np.array([0.0 if g is None else torch.norm(g).item() for g in grads])"""),),
             JACOBIAN, "the norm of the gradient of h_T.sum() (one vector-Jacobian product), "
-                      "not of the whole Jacobian"),
+                      "not of the whole Jacobian",
+            diagnosis="vjp-of-sum"),
     Mistake("vanishing-off-by-one", A, CELL,
             (("torch.autograd.grad(h_T, states[:T],", "torch.autograd.grad(h_T, states[1:],"),),
-            JACOBIAN, "entry t is dh_T/dh_{t+1}: the states are shifted by one step"),
+            JACOBIAN, "entry t is dh_T/dh_{t+1}: the states are shifted by one step",
+            diagnosis="norms-off-by-one"),
     Mistake("vanishing-torch-tensor", A, CELL,
             ((RETURN, "    return torch.linalg.matrix_norm(torch.from_numpy(J))"),),
             JACOBIAN, "returns a torch tensor instead of a numpy array"),
     Mistake("vanishing-detached", A, CELL,
             (("        h = cell(x[t], h)", "        h = cell(x[t], h.detach())"),),
-            JACOBIAN, "the state is detached before each step, so no gradient flows back"),
+            JACOBIAN, "the state is detached before each step, so no gradient flows back",
+            diagnosis="state-detached"),
     Mistake("vanishing-spectral", A, CELL,
             (('ord="fro"', "ord=2"),),
-            JACOBIAN, "the spectral norm (largest singular value) instead of the Frobenius norm"),
+            JACOBIAN, "the spectral norm (largest singular value) instead of the Frobenius norm",
+            diagnosis="spectral-norm"),
 ]

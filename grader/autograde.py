@@ -12,12 +12,13 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
 from . import collect, course, record, report
 from .execute import Limits
-from .feedback import write_feedback
+from .feedback import render_feedback, write_feedback
 from .sandbox import can_confine
 
 
@@ -34,21 +35,26 @@ def source_hash(master):
     return hashlib.sha256(master.path.read_bytes()).hexdigest()[:16]
 
 
-def grade_one(sub, limits, out_dir):
-    """Worker: grade one notebook, write its feedback, return the result as plain data."""
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def grade_one(sub, limits):
+    """Worker (a local process or a Dask worker): grade one notebook and render its
+    feedback; returns plain data, so the caller alone writes files and the gradebook."""
     from .grade import grade_notebook
     from .sandbox import become_subreaper
 
-    become_subreaper()
-    master = _master(sub.assignment, sub.notebook)
-    result = grade_notebook(sub, master, limits).to_dict()
-    result["source_hash"] = source_hash(master)
-    result["graded_notebook"] = dict(result["graded_notebook"])
-    try:
-        write_feedback(result, out_dir)
-    except Exception as exc:  # noqa: BLE001 (feedback must not cost a grade)
-        result["feedback_error"] = f"{type(exc).__name__}: {exc}"
-    return result
+    with _ONE_AT_A_TIME:   # a Dask worker may run tasks in threads; grading is per process
+        become_subreaper()
+        master = _master(sub.assignment, sub.notebook)
+        result = grade_notebook(sub, master, limits).to_dict()
+        result["source_hash"] = source_hash(master)
+        result["graded_notebook"] = dict(result["graded_notebook"])
+        try:
+            result["_feedback"] = render_feedback(result)
+        except Exception as exc:  # noqa: BLE001 (feedback must not cost a grade)
+            result["feedback_error"] = f"{type(exc).__name__}: {exc}"
+        return result
 
 
 def _result_path(out_dir, sub):
@@ -109,7 +115,7 @@ class Lock:
 
 
 def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=None,
-              db_url=None, regrade=False, log=print, memory_mb=2048):
+              db_url=None, regrade=False, log=print, memory_mb=2048, dask=None):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(out_dir, 0o700)   # gradebook and results: no kernel (another user id) may look in
@@ -142,29 +148,62 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
         log(f"grading {len(todo)} notebooks ({len(results)} already graded) "
             f"with {workers} workers, {timeout:g} s each")
         start = time.monotonic()
-        for sub, result in _run(todo, workers, limits, out_dir):
-            _save(out_dir, sub, result)
-            results[sub.key] = result
-        elapsed = time.monotonic() - start
-
-        all_results = [results[s.key] for s in subs]
-        for result in all_results:
+        for result in results.values():   # reused results go into this gradebook too
             if result.get("graded_notebook") is not None:
                 record.record(db_url, result)
+        with progress_bar(len(todo)) as bar:
+            for sub, result in _run(todo, workers, limits, dask):
+                feedback = result.pop("_feedback", None)
+                if feedback:
+                    write_feedback(out_dir, result, *feedback)
+                _save(out_dir, sub, result)
+                results[sub.key] = result
+                # the single writer records while the workers grade the next notebooks
+                if result.get("graded_notebook") is not None:
+                    record.record(db_url, result)
+                bar.set_postfix_str(f"{sub.student} {sub.assignment}: {result['status']}",
+                                    refresh=False)
+                bar.update()
+        elapsed = time.monotonic() - start
+        all_results = [results[s.key] for s in subs]
         table = record.rows(all_results, db_url)
         record.write_csv(out_dir / "grades.csv", table)
+        _class_report(out_dir, table, all_results, log)
     if todo:
         log(f"graded {len(todo)} notebooks in {elapsed:.1f} s "
             f"({elapsed / len(todo):.2f} s per notebook, {workers} workers)")
     return table
 
 
-def _run(todo, workers, limits, out_dir):
+def progress_bar(total):
+    """Rate and ETA on a terminal; silent in CI logs and pipes."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="nb", desc="grading", file=sys.stderr, dynamic_ncols=True,
+                disable=not sys.stderr.isatty() or total == 0)
+
+
+def _class_report(out_dir, table, results, log):
+    """``out_dir/report/``; a report that fails costs a warning, never the grades."""
+    from .class_report import write_report
+
+    try:
+        write_report(out_dir, table, results)
+    except Exception as exc:  # noqa: BLE001
+        log(f"warning: the class report could not be written ({type(exc).__name__}: {exc})")
+
+
+def _run(todo, workers, limits, dask=None):
     if not todo:
+        return
+    for sub in todo:   # workers elsewhere need not see our disk: the notebook travels
+        sub.content = sub.path.read_bytes() if sub.path else None
+    if dask:
+        yield from _run_dask(todo, limits, dask)
         return
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
-        futures = {pool.submit(grade_one, sub, limits, str(out_dir)): sub for sub in todo}
+        futures = {pool.submit(grade_one, sub, limits): sub for sub in todo}
         for future in cf.as_completed(futures):
             sub = futures[future]
             try:
@@ -173,12 +212,28 @@ def _run(todo, workers, limits, out_dir):
                 yield sub, _crash_result(sub, exc)
 
 
+def _run_dask(todo, limits, address):
+    """The same work on a Dask cluster (``dask scheduler`` / ``dask worker`` processes)."""
+    from distributed import Client, as_completed
+
+    with Client(address, timeout="30s") as client:
+        futures = {client.submit(grade_one, sub, limits, pure=False, key=f"grade-{i}"): sub
+                   for i, sub in enumerate(todo)}
+        for future in as_completed(futures):
+            sub = futures[future]
+            try:
+                yield sub, future.result()
+            except Exception as exc:  # noqa: BLE001 (a lost worker costs one row, not the run)
+                yield sub, _crash_result(sub, exc)
+
+
 def main(args):
     table = autograde(args.submissions, args.out, args.workers, args.timeout,
                       args.assignment or None, args.db_url, args.regrade,
-                      memory_mb=args.memory_mb)
+                      memory_mb=args.memory_mb, dask=args.dask)
     print(report.grade_table(table))
     print(report.summary(table))
-    print(f"wrote {Path(args.out) / 'grades.csv'}, {Path(args.out) / 'gradebook.db'} "
-          f"and feedback/ for each student", file=sys.stderr)
+    print(f"wrote {Path(args.out) / 'grades.csv'}, {Path(args.out) / 'gradebook.db'}, "
+          f"feedback/ for each student and the class report {Path(args.out) / 'report' / 'index.html'}",
+          file=sys.stderr)
     return 0

@@ -127,8 +127,11 @@ class ForkProvisioner(LocalProvisioner):
 
     async def launch_kernel(self, cmd, **kwargs):
         km = self.parent
-        self.process = ForkedProcess(Zygote.get().spawn({
-            "sandbox_args": km.sandbox_args, "env": kwargs.get("env") or {},
+        zygote = Zygote.get()
+        # ipykernel exits when this parent goes away: no orphan kernels if we are killed
+        env = dict(kwargs.get("env") or {}, JPY_PARENT_PID=str(zygote.proc.pid))
+        self.process = ForkedProcess(zygote.spawn({
+            "sandbox_args": km.sandbox_args, "env": env,
             "connection_file": km.connection_file}))
         self.pid = self.pgid = self.process.pid
         self.cwd = kwargs.get("cwd")
@@ -271,6 +274,9 @@ class KernelSession:
         self._ctx = self.client.setup_kernel(cwd=str(self.workdir), env=env)
         try:
             self._ctx.__enter__()
+            # figures become PNG outputs, so feedback pages show the learner's plots
+            self.run_cell(nbformat.v4.new_code_cell(
+                "get_ipython().run_line_magic('matplotlib', 'inline')"))
         except BaseException:
             self._kill_kernel_group()
             shutil.rmtree(self.workdir, ignore_errors=True)

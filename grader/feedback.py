@@ -45,15 +45,21 @@ def _exporter():
     return HTMLExporter(template_name="lab")
 
 
-def write_feedback(result, out_dir):
-    """Write ``feedback/<student>/<assignment>/<notebook>.{html,txt}``; returns the html path."""
-    folder = Path(out_dir) / "feedback" / result["student"] / result["assignment"]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{result['notebook']}.txt").write_text(summary_text(result))
+def render_feedback(result):
+    """``(html, text)`` for one graded notebook."""
     nb = nbformat.from_dict(result["graded_notebook"])
     body, _ = _exporter().from_notebook_node(nb)
     marker = body.find(">", body.find("<body")) + 1
-    body = body[:marker] + _banner(result) + body[marker:]
+    return body[:marker] + _banner(result) + body[marker:], summary_text(result)
+
+
+def write_feedback(out_dir, result, html_text=None, text=None):
+    """Write ``feedback/<student>/<assignment>/<notebook>.{html,txt}``; returns the html path."""
+    if html_text is None:
+        html_text, text = render_feedback(result)
+    folder = Path(out_dir) / "feedback" / result["student"] / result["assignment"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{result['notebook']}.txt").write_text(text)
     path = folder / f"{result['notebook']}.html"
-    path.write_text(body)
+    path.write_text(html_text)
     return path

@@ -82,7 +82,7 @@ def grade_notebook(sub, master, limits):
     else:
         result.fingerprint = sub.fingerprint()
         try:
-            nb = collect.load_notebook(sub.path)
+            nb = collect.load_notebook(sub.read())
         except collect.InvalidNotebook as exc:
             result.status, result.detail = "invalid_notebook", str(exc)
         else:

@@ -57,7 +57,10 @@ def _become_kernel(request, null, confine, parse):
         from ipykernel.kernelapp import IPKernelApp
 
         app = IPKernelApp.instance()
-        app.initialize(["-f", connection_file, "--IPKernelApp.log_level=ERROR"])
+        # the trait's default was read from the environment when the zygote imported it
+        parent = os.environ.get("JPY_PARENT_PID", "0")
+        app.initialize(["-f", connection_file, "--IPKernelApp.log_level=ERROR",
+                        f"--IPKernelApp.parent_handle={parent}"])
         app.start()
     finally:
         os._exit(0)

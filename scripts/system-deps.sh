@@ -4,7 +4,7 @@
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -x /usr/bin/chromium ] || need+=(chromium)   # the path tests/test_browser.py launches
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "note: run as root (or install by hand) to enable the tests that need: ${need[*]}" >&2

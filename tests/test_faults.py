@@ -24,6 +24,13 @@ def _cohort(folder, n=8):
         write(fill(A, NB, answers_for(master, mistakes)), folder, f"st{i:02d}", A, NB)
 
 
+def _kernel_processes():
+    import psutil
+
+    return [p.pid for p in psutil.process_iter(["uids"])
+            if p.info["uids"] and p.info["uids"].real >= 100000]
+
+
 def _start(subs, out, *extra):
     return subprocess.Popen([sys.executable, "-m", "grader", "autograde", "--submissions",
                              str(subs), "--out", str(out), "--workers", "2", *extra],
@@ -57,6 +64,11 @@ def test_killed_run_resumes_to_the_same_grades(tmp_path):
     assert len(resumed) == 8
     assert {k: (r["score"], r["status"]) for k, r in resumed.items()} == \
         {k: (r["score"], r["status"]) for k, r in clean.items()}
+    # kernels of the killed run notice their parent is gone and exit
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _kernel_processes():
+        time.sleep(0.5)
+    assert not _kernel_processes()
     db = sqlite3.connect(out / "gradebook.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0] == 8

@@ -11,6 +11,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import sys
 import threading
 import time
@@ -120,8 +121,10 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(out_dir, 0o700)   # gradebook and results: no kernel (another user id) may look in
     submissions = Path(submissions)
+    if submissions.is_file() and submissions.suffix.lower() == ".zip":
+        submissions = _from_zip(submissions, out_dir, log)
     if not submissions.is_dir():
-        raise SystemExit(f"--submissions {submissions} is not a folder")
+        raise SystemExit(f"--submissions {submissions} is not a folder or a .zip")
     workers = workers or os.cpu_count() or 1
     with Lock(out_dir):
         masters = _masters()
@@ -173,6 +176,25 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
         log(f"graded {len(todo)} notebooks in {elapsed:.1f} s "
             f"({elapsed / len(todo):.2f} s per notebook, {workers} workers)")
     return table
+
+
+def _from_zip(zip_path, out_dir, log):
+    """An LMS download, unpacked once into ``out_dir/submissions`` in nbgrader's layout."""
+    from . import unzip
+
+    target = out_dir / "submissions"
+    notebooks = {aid: [m.name for m in ms] for aid, ms in _masters().items()}
+    if not target.exists():
+        tmp = out_dir / "submissions.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            notes = unzip.unpack(zip_path, tmp, notebooks)
+        except unzip.BadZip as exc:
+            raise SystemExit(str(exc)) from None
+        os.replace(tmp, target)
+        for note in notes:
+            log(f"note: {note}")
+    return target
 
 
 def progress_bar(total):

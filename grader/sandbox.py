@@ -70,6 +70,8 @@ def _hide_and_expose(hide, expose, staging):
             if parent != Path("/") and not os.stat(parent).st_mode & stat.S_IXOTH:
                 cover.add(parent)
                 break
+    # a path inside another covered path is hidden already (and has no mount point there)
+    cover = {c for c in cover if not any(o in c.parents for o in cover)}
     staged = []
     for i, path in enumerate(expose):
         if any(c == path or c in path.parents for c in cover):

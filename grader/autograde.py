@@ -6,7 +6,6 @@ at once, so a run that is killed resumes where it stopped.
 """
 import concurrent.futures as cf
 import fcntl
-import functools
 import hashlib
 import json
 import multiprocessing
@@ -23,13 +22,8 @@ from .feedback import render_feedback, write_feedback
 from .sandbox import can_confine
 
 
-@functools.lru_cache(maxsize=None)
-def _masters():
-    return course.course_notebooks()
-
-
 def _master(assignment, notebook):
-    return next(m for m in _masters()[assignment] if m.name == notebook)
+    return next(m for m in course.course_notebooks()[assignment] if m.name == notebook)
 
 
 def source_hash(master):
@@ -127,7 +121,7 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
         raise SystemExit(f"--submissions {submissions} is not a folder or a .zip")
     workers = workers or os.cpu_count() or 1
     with Lock(out_dir):
-        masters = _masters()
+        masters = course.course_notebooks()
         unknown = assignment_ids and sorted(set(assignment_ids) - set(masters))
         if unknown:
             raise SystemExit(f"unknown assignment(s): {', '.join(unknown)}; "
@@ -183,7 +177,7 @@ def _from_zip(zip_path, out_dir, log):
     from . import unzip
 
     target = out_dir / "submissions"
-    notebooks = {aid: [m.name for m in ms] for aid, ms in _masters().items()}
+    notebooks = {aid: [m.name for m in ms] for aid, ms in course.course_notebooks().items()}
     if not target.exists():
         tmp = out_dir / "submissions.partial"
         shutil.rmtree(tmp, ignore_errors=True)

@@ -3,6 +3,7 @@
 The repository root is the nbgrader course root (see ``nbgrader_config.py``): master
 notebooks in ``solutions/<assignment>/``, student versions in ``notebooks/<assignment>/``.
 """
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,5 +85,7 @@ def master_notebooks(assignment, solutions=SOLUTIONS):
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def course_notebooks(solutions=SOLUTIONS):
+    """{assignment: [MasterNotebook]}, parsed once per process (grading reads it per notebook)."""
     return {a: master_notebooks(a, solutions) for a in assignments(solutions)}

@@ -263,7 +263,6 @@ class KernelSession:
         self.handles = {}
         self.helper_loaded = False
         self.n_calls = 0
-        self.learner_output = []   # what learner code printed during the checks
 
     def __enter__(self):
         self.deadline = time.monotonic() + self.timeout
@@ -394,8 +393,6 @@ class KernelSession:
             os.chown(in_path, self.uid, self.uid)
         self._request({"op": "call", "name": name, "in": str(in_path), "out": str(out_path)})
         payload = self._read(out_path)
-        if payload.get("output"):
-            self.learner_output.append(f"[{name} printed]\n" + payload["output"][-5000:])
         protocol.reemit_warnings(payload.get("warnings", []))
         if "error" in payload:
             err = payload["error"]

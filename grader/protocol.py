@@ -165,6 +165,3 @@ def changed_input(before, after, path="argument"):
                 return hit
     return None
 
-
-def same_data(a, b):
-    return changed_input(a, b) is None

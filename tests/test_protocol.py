@@ -49,9 +49,9 @@ def test_opaque_values_never_equal_arrays():
         np.allclose(value, np.zeros(2))
 
 
-def test_same_data_sees_in_place_changes():
+def test_changed_input_names_the_changed_entry():
     a = {"W": np.ones((2, 2))}
     b = {"W": np.ones((2, 2))}
-    assert protocol.same_data([a], [b])
+    assert protocol.changed_input([a], [b]) is None
     b["W"][0, 0] = 2
-    assert not protocol.same_data([a], [b])
+    assert protocol.changed_input([a], [b]) == "argument[0]['W']"

@@ -33,6 +33,13 @@ from grader.execute import kernel_env  # noqa: E402
 
 ENV = dict(kernel_env(), PYTHONPATH=str(ROOT / "solutions"),
            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+# nbgrader as an instructor runs it: ipykernel's default (inline) figures, as ours draw them
+NBGRADER_ENV = {k: v for k, v in ENV.items() if k != "MPLBACKEND"}
+# the floor's kernel is as warm as ours: the zygote's imports and first-use warm-up, and
+# figures drawn inline as in our kernels
+WARM_UP = (f"import sys; sys.path.insert(0, {str(ROOT / 'grader')!r}); "
+           "from zygote import warm_up; warm_up(); sys.path.pop(0)\n"
+           "get_ipython().run_line_magic('matplotlib', 'inline')")
 
 
 class PeakMemory(threading.Thread):
@@ -82,13 +89,13 @@ def stock_nbgrader(work, submissions, assignment_ids):
     nbgrader = [str(Path(sys.executable).parent / "nbgrader")]
     for aid in assignment_ids:
         subprocess.run(nbgrader + ["generate_assignment", aid, "--force"], cwd=course_root,
-                       env=ENV, check=True, capture_output=True)
+                       env=NBGRADER_ENV, check=True, capture_output=True)
     shutil.copytree(submissions, course_root / "submitted")
     total, peak = 0.0, 0
     for aid in assignment_ids:
         # nbgrader exits 1 when any student's notebook failed (the broken files): expected
-        seconds, mem, _ = timed(nbgrader + ["autograde", aid, "--force"], course_root, ENV,
-                                check=False)
+        seconds, mem, _ = timed(nbgrader + ["autograde", aid, "--force"], course_root,
+                                NBGRADER_ENV, check=False)
         total, peak = total + seconds, max(peak, mem)
     db = sqlite3.connect(course_root / "gradebook.db")
     scores = {}
@@ -117,7 +124,8 @@ def ours(work, submissions, workers):
 
 def floor_seconds(assignment_ids):
     """Cells' own time: each master notebook run in a kernel that is already started and
-    has numpy, torch and matplotlib imported (best of two runs)."""
+    warmed as the zygote warms ours (imports, first optimizer, first figure), drawing
+    figures inline as ours do; best of two runs."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -130,7 +138,7 @@ def floor_seconds(assignment_ids):
                 client = NotebookClient(nb, timeout=600, kernel_name="python3",
                                         resources={"metadata": {"path": str(course.RELEASE / aid)}})
                 with client.setup_kernel(env=ENV, cwd=str(course.RELEASE / aid)):
-                    warm = nbformat.v4.new_code_cell("import numpy, torch, matplotlib.pyplot")
+                    warm = nbformat.v4.new_code_cell(WARM_UP)
                     nb.cells.insert(0, warm)
                     client.execute_cell(warm, 0)
                     start = time.monotonic()

@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 import nbformat
+import zmq
 from queue import Empty
 
 from jupyter_client.asynchronous import AsyncKernelClient
@@ -131,7 +132,7 @@ class ForkProvisioner(LocalProvisioner):
         # ipykernel exits when this parent goes away: no orphan kernels if we are killed
         env = dict(kwargs.get("env") or {}, JPY_PARENT_PID=str(zygote.proc.pid))
         self.process = ForkedProcess(zygote.spawn({
-            "sandbox_args": km.sandbox_args, "env": env,
+            "sandbox_args": km.sandbox_args, "env": env, "kernel_args": KERNEL_ARGS,
             "connection_file": km.connection_file}))
         self.pid = self.pgid = self.process.pid
         self.cwd = kwargs.get("cwd")
@@ -176,6 +177,12 @@ class QuickClient(AsyncKernelClient):
 
     wait_for_ready = _async_wait_for_ready
 
+    def _create_connected_socket(self, channel, identity=None):
+        # the client connects before the new kernel has bound its ports; ZeroMQ then
+        # retries every 100 ms by default, which was half of a kernel's start-up
+        self.context.setsockopt(zmq.RECONNECT_IVL, 5)
+        return super()._create_connected_socket(channel, identity)
+
 
 class SandboxedKernelManager(AsyncKernelManager):
     """Starts the kernel confined (``grader.sandbox``): forked from the zygote when
@@ -210,6 +217,12 @@ class Limits:
         self.timeout, self.memory_mb, self.nproc = float(timeout), int(memory_mb), int(nproc)
         self.warm = warm
         self.hide = [str(Path(p).resolve()) for p in (course.ROOT, *hide)]
+
+
+# figures become inline PNG outputs, so feedback pages show the learner's plots; no
+# input history (a SQLite file and a thread per kernel, for nobody to read)
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--IPKernelApp.matplotlib=inline",
+               "--HistoryManager.enabled=False"]
 
 
 def kernel_env():
@@ -249,7 +262,7 @@ class KernelSession:
                                    record_timing=False, iopub_timeout=5,
                                    shutdown_kernel="immediate",
                                    timeout_func=lambda cell: max(self.remaining(), 0.05),
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                   extra_arguments=KERNEL_ARGS,
                                    kernel_manager_class=SandboxedKernelManager)
         self.client.km = self.client.create_kernel_manager()
         args = ["--workdir", str(self.workdir), "--memory-mb", str(self.limits.memory_mb),
@@ -273,9 +286,6 @@ class KernelSession:
         self._ctx = self.client.setup_kernel(cwd=str(self.workdir), env=env)
         try:
             self._ctx.__enter__()
-            # figures become PNG outputs, so feedback pages show the learner's plots
-            self.run_cell(nbformat.v4.new_code_cell(
-                "get_ipython().run_line_magic('matplotlib', 'inline')"))
         except BaseException:
             self._kill_kernel_group()
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -84,7 +84,7 @@ def _become_kernel(request, null, confine, parse):
         app = IPKernelApp.instance()
         # the trait's default was read from the environment when the zygote imported it
         parent = os.environ.get("JPY_PARENT_PID", "0")
-        app.initialize(["-f", connection_file, "--IPKernelApp.log_level=ERROR",
+        app.initialize(["-f", connection_file, *request["kernel_args"],
                         f"--IPKernelApp.parent_handle={parent}"])
         app.start()
     finally:

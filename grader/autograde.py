@@ -129,7 +129,10 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
         subs = collect.collect(submissions, masters, assignment_ids)
         scope = sorted({s.assignment for s in subs})
         db_url = db_url or record.sqlite_url(out_dir / "gradebook.db")
-        record.prepare_gradebook(db_url, scope)
+        # nbgrader takes seconds to set up the gradebook: a thread does it while the
+        # workers start and grade; the first record waits for it
+        prep_pool = cf.ThreadPoolExecutor(max_workers=1)
+        prepared = prep_pool.submit(record.prepare_gradebook, db_url, scope)
 
         results, todo = {}, []
         for sub in subs:
@@ -145,11 +148,17 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
         log(f"grading {len(todo)} notebooks ({len(results)} already graded) "
             f"with {workers} workers, {timeout:g} s each")
         start = time.monotonic()
+        graded = _run(todo, workers, limits, dask)
+        next(graded)   # the workers have their notebooks and are starting
+        try:
+            prepared.result()
+        finally:
+            prep_pool.shutdown()
         for result in results.values():   # reused results go into this gradebook too
             if result.get("graded_notebook") is not None:
                 record.record(db_url, result)
         with progress_bar(len(todo)) as bar:
-            for sub, result in _run(todo, workers, limits, dask):
+            for sub, result in graded:
                 feedback = result.pop("_feedback", None)
                 if feedback:
                     write_feedback(out_dir, result, *feedback)
@@ -210,7 +219,9 @@ def _class_report(out_dir, table, results, log):
 
 
 def _run(todo, workers, limits, dask=None):
+    """Yields None once the work is submitted, then ``(submission, result)`` pairs."""
     if not todo:
+        yield None
         return
     for sub in todo:   # workers elsewhere need not see our disk: the notebook travels
         sub.content = sub.path.read_bytes() if sub.path else None
@@ -218,14 +229,24 @@ def _run(todo, workers, limits, dask=None):
         yield from _run_dask(todo, limits, dask)
         return
     ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+    with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
+                                initializer=_start_worker) as pool:
         futures = {pool.submit(grade_one, sub, limits): sub for sub in todo}
+        yield None
         for future in cf.as_completed(futures):
             sub = futures[future]
             try:
                 yield sub, future.result()
             except Exception as exc:  # noqa: BLE001 (a crashed worker costs one row, not the run)
                 yield sub, _crash_result(sub, exc)
+
+
+def _start_worker():
+    """A new local worker starts its zygote at once, so that torch loads in the zygote
+    while the worker itself imports the grader."""
+    from .execute import Zygote
+
+    Zygote.get()
 
 
 def _run_dask(todo, limits, address):
@@ -235,6 +256,7 @@ def _run_dask(todo, limits, address):
     with Client(address, timeout="30s") as client:
         futures = {client.submit(grade_one, sub, limits, pure=False, key=f"grade-{i}"): sub
                    for i, sub in enumerate(todo)}
+        yield None
         for future in as_completed(futures):
             sub = futures[future]
             try:

@@ -14,3 +14,8 @@ import sys as _sys
 _bin = _os.path.dirname(_sys.executable)
 if _bin not in _os.environ.get("PATH", "").split(_os.pathsep):
     _os.environ["PATH"] = _bin + _os.pathsep + _os.environ.get("PATH", "")
+
+# jsonschema (under nbformat) imports rfc3987_syntax when it is installed (JupyterLab's
+# jupyter-events pulls it in), and that compiles a grammar for over a second in every
+# grader process. It only checks IRI formats, which no notebook schema uses.
+_sys.modules.setdefault("rfc3987_syntax", None)

@@ -154,10 +154,10 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
             prepared.result()
         finally:
             prep_pool.shutdown()
-        for result in results.values():   # reused results go into this gradebook too
-            if result.get("graded_notebook") is not None:
-                record.record(db_url, result)
-        with progress_bar(len(todo)) as bar:
+        with record.Writer(db_url) as writer, progress_bar(len(todo)) as bar:
+            for result in results.values():   # reused results go into this gradebook too
+                if result.get("graded_notebook") is not None:
+                    writer.record(result)
             for sub, result in graded:
                 feedback = result.pop("_feedback", None)
                 if feedback:
@@ -166,7 +166,7 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
                 results[sub.key] = result
                 # the single writer records while the workers grade the next notebooks
                 if result.get("graded_notebook") is not None:
-                    record.record(db_url, result)
+                    writer.record(result)
                 bar.set_postfix_str(f"{sub.student} {sub.assignment}: {result['status']}",
                                     refresh=False)
                 bar.update()

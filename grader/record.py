@@ -51,20 +51,56 @@ def _sqlite_no_fsync_per_commit(dbapi_connection, _record):
         dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
+class Writer:
+    """The run's one gradebook writer: one connection for the whole run, since opening
+    nbgrader's Gradebook (engine, schema check) costs more than recording a notebook."""
+
+    def __init__(self, db_url):
+        self.db_url = db_url
+        self.gb = None
+
+    def __enter__(self):
+        # nbgrader's own queries trigger harmless SQLAlchemy autoflush warnings on SA 2.x
+        warnings.filterwarnings("ignore", module="nbgrader", category=sa_exc.SAWarning)
+        self.gb = Gradebook(self.db_url)
+        self.save = _SaveAutoGradesInto(self.gb)
+        self.save.log.setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc):
+        self.gb.close()
+
+    def record(self, result):
+        """Write one notebook's result; safe to repeat (update or create everywhere)."""
+        self.gb.update_or_create_student(result["student"])
+        self.gb.update_or_create_submission(result["assignment"], result["student"])
+        nb = nbformat.from_dict(result["graded_notebook"])
+        resources = {"nbgrader": {"db_url": self.db_url, "assignment": result["assignment"],
+                                  "notebook": result["notebook"], "student": result["student"]}}
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.save.preprocess(nb, resources)
+
+
+class _SaveAutoGradesInto(SaveAutoGrades):
+    """nbgrader's SaveAutoGrades, writing through an open Gradebook instead of opening
+    one per notebook (its cell-by-cell logic is unchanged)."""
+
+    def __init__(self, gradebook, **kw):
+        super().__init__(**kw)
+        self._open_gradebook = gradebook
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        self.notebook_id, self.assignment_id = info["notebook"], info["assignment"]
+        self.student_id, self.db_url = info["student"], info["db_url"]
+        self.gradebook = self._open_gradebook
+        return super(SaveAutoGrades, self).preprocess(nb, resources)
+
+
 def record(db_url, result):
-    """Write one notebook's result; safe to repeat (update or create everywhere)."""
-    # nbgrader's own queries trigger harmless SQLAlchemy autoflush warnings on SA 2.x
-    warnings.filterwarnings("ignore", module="nbgrader", category=sa_exc.SAWarning)
-    with Gradebook(db_url) as gb:
-        gb.update_or_create_student(result["student"])
-        gb.update_or_create_submission(result["assignment"], result["student"])
-    nb = nbformat.from_dict(result["graded_notebook"])
-    resources = {"nbgrader": {"db_url": db_url, "assignment": result["assignment"],
-                              "notebook": result["notebook"], "student": result["student"]}}
-    pre = SaveAutoGrades()
-    pre.log.setLevel(logging.ERROR)
-    with contextlib.redirect_stdout(io.StringIO()):
-        pre.preprocess(nb, resources)
+    """Write one notebook's result (a one-off; a run uses one ``Writer``)."""
+    with Writer(db_url) as writer:
+        writer.record(result)
 
 
 def gradebook_scores(db_url):

@@ -31,6 +31,8 @@ def _with_outputs(nb):
     code[1].outputs = [nbformat.v4.new_output("display_data", data={
         "text/html": f"<b>bold</b><script>{PAYLOAD}</script><img src=x onerror=\"{PAYLOAD}\">",
         "text/plain": "html"})]
+    # code that looks like markup: highlighted as text, never run by the browser
+    code[2].source += f'\nnote = "</pre><script>{PAYLOAD}</script>"  # <b onclick="{PAYLOAD}">\n'
     code[2].outputs = [nbformat.v4.new_output("display_data", data={
         "application/javascript": PAYLOAD, "text/plain": "js"})]
     nb.cells.append(nbformat.v4.new_markdown_cell(

@@ -152,6 +152,9 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
         next(graded)   # the workers have their notebooks and are starting
         try:
             prepared.result()
+        except BaseException:
+            graded.close()
+            raise
         finally:
             prep_pool.shutdown()
         with record.Writer(db_url) as writer, progress_bar(len(todo)) as bar:
@@ -232,13 +235,17 @@ def _run(todo, workers, limits, dask=None):
     with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
                                 initializer=_start_worker) as pool:
         futures = {pool.submit(grade_one, sub, limits): sub for sub in todo}
-        yield None
-        for future in cf.as_completed(futures):
-            sub = futures[future]
-            try:
-                yield sub, future.result()
-            except Exception as exc:  # noqa: BLE001 (a crashed worker costs one row, not the run)
-                yield sub, _crash_result(sub, exc)
+        try:
+            yield None
+            for future in cf.as_completed(futures):
+                sub = futures[future]
+                try:
+                    yield sub, future.result()
+                except Exception as exc:  # noqa: BLE001 (a crashed worker costs one row, not the run)
+                    yield sub, _crash_result(sub, exc)
+        finally:   # the run stopped early (a bad gradebook URL, Ctrl-C): drop queued work
+            for future in futures:
+                future.cancel()
 
 
 def _start_worker():

@@ -133,7 +133,7 @@ class ForkProvisioner(LocalProvisioner):
         env = dict(kwargs.get("env") or {}, JPY_PARENT_PID=str(zygote.proc.pid))
         self.process = ForkedProcess(zygote.spawn({
             "sandbox_args": km.sandbox_args, "env": env, "kernel_args": KERNEL_ARGS,
-            "connection_file": km.connection_file}))
+            "connection_file": km.connection_file, "helper_fifos": km.helper_fifos}))
         self.pid = self.pgid = self.process.pid
         self.cwd = kwargs.get("cwd")
         return self.connection_info
@@ -190,6 +190,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     sandbox_args: list = []
     warm: bool = True
+    helper_fifos: list = []    # a forked kernel serves the checks from its first moment
     client_class = "grader.execute.QuickClient"
     client_factory = QuickClient
 
@@ -276,6 +277,8 @@ class KernelSession:
         self.handles = {}
         self.helper_loaded = False
         self.n_calls = 0
+        if self.limits.warm:
+            self.client.km.helper_fifos = self._make_fifos()
 
     def __enter__(self):
         self.deadline = time.monotonic() + self.timeout
@@ -286,6 +289,8 @@ class KernelSession:
         self._ctx = self.client.setup_kernel(cwd=str(self.workdir), env=env)
         try:
             self._ctx.__enter__()
+            if self.limits.warm:
+                self._open_fifos(*self.client.km.helper_fifos)
         except BaseException:
             self._kill_kernel_group()
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -332,19 +337,26 @@ class KernelSession:
             raise GradingStopped("kernel_died", "the kernel died (the code exited or crashed)") from None
         return cell
 
-    def _start_helper(self):
-        """Load the kernel-side helper and open the request/reply FIFOs to it."""
+    def _make_fifos(self):
         req, rep = self.exchange / "requests", self.exchange / "replies"
         for fifo in (req, rep):
             os.mkfifo(fifo, 0o600)
             if self.uid is not None:
                 os.chown(fifo, self.uid, self.uid)
-        self.run_cell(nbformat.v4.new_code_cell(
-            HELPER_SOURCE + f"\n__gru_grader__.serve({str(req)!r}, {str(rep)!r})"))
+        return [str(req), str(rep)]
+
+    def _open_fifos(self, req, rep):
         # O_RDWR never blocks on a FIFO, whether or not the kernel opened its end yet
         self.req_fd = os.open(req, os.O_RDWR)
         self.rep_fd = os.open(rep, os.O_RDWR | os.O_NONBLOCK)
         self.helper_loaded = True
+
+    def _start_helper(self):
+        """A kernel not forked by the zygote: send the helper in as a cell, then connect."""
+        req, rep = self._make_fifos()
+        self.run_cell(nbformat.v4.new_code_cell(
+            HELPER_SOURCE + f"\n__gru_grader__.serve({req!r}, {rep!r})"))
+        self._open_fifos(req, rep)
 
     def _request(self, request):
         if not self.helper_loaded:

@@ -1,4 +1,8 @@
-"""Kernel side of the grading protocol. Its source is sent into the learner's kernel.
+"""Kernel side of the grading protocol.
+
+A kernel forked by the zygote starts it before the learner's first cell, from a copy the
+zygote loaded (it never enters the learner's namespace); a kernel started cold gets this
+source as its first cell.
 
 The kernel only *evaluates* learner functions on inputs the grader wrote to a file and
 writes back plain data: JSON plus arrays in ``.npy`` form, which the grader reads without
@@ -84,7 +88,9 @@ def _make():
         os.replace(tmp, path)
 
     def user_ns():
-        return get_ipython().user_ns  # noqa: F821 (defined inside IPython)
+        from IPython import get_ipython   # the kernel's shell (also outside a cell)
+
+        return get_ipython().user_ns
 
     def call(name, in_path, out_path):
         with open(in_path, "rb") as f:

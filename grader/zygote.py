@@ -56,7 +56,9 @@ def warm_up():
 
 def serve():
     warm_up()
-    confine, parse = _load_sandbox()
+    sandbox = _load("sandbox.py", "gru_sandbox")
+    confine, parse = sandbox.confine, sandbox.parse
+    helper = _load("kernel_helper.py", "gru_kernel_helper").__gru_grader__
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # children are reaped by the system
     out = os.fdopen(os.dup(1), "w", buffering=1)
     null = os.open(os.devnull, os.O_RDWR)
@@ -65,11 +67,11 @@ def serve():
         request = json.loads(line)
         pid = os.fork()
         if pid == 0:
-            _become_kernel(request, null, confine, parse)
+            _become_kernel(request, null, confine, parse, helper)
         out.write(f"{pid}\n")
 
 
-def _become_kernel(request, null, confine, parse):
+def _become_kernel(request, null, confine, parse, helper):
     try:
         os.setsid()
         for fd in (0, 1, 2):
@@ -86,20 +88,24 @@ def _become_kernel(request, null, confine, parse):
         parent = os.environ.get("JPY_PARENT_PID", "0")
         app.initialize(["-f", connection_file, *request["kernel_args"],
                         f"--IPKernelApp.parent_handle={parent}"])
+        if request.get("helper_fifos"):
+            # the checks' helper thread, outside the learner's namespace (see kernel_helper)
+            helper.serve(*request["helper_fifos"])
         app.start()
     finally:
         os._exit(0)
 
 
-def _load_sandbox():
-    # loaded by path: nothing in a kernel's world imports the grader package
+def _load(filename, name):
+    # loaded by path, before any fork confines itself: nothing in a kernel's world
+    # imports the grader package, and the course folder is hidden from the kernels
     import importlib.util
 
     here = os.path.dirname(os.path.abspath(__file__))
-    spec = importlib.util.spec_from_file_location("gru_sandbox", os.path.join(here, "sandbox.py"))
+    spec = importlib.util.spec_from_file_location(name, os.path.join(here, filename))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.confine, module.parse
+    return module
 
 
 if __name__ == "__main__":

@@ -152,6 +152,9 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
         next(graded)   # the workers have their notebooks and are starting
         try:
             prepared.result()
+        except Exception as exc:
+            graded.close()
+            raise SystemExit(f"could not set up the gradebook at {db_url}: {_root_cause(exc)}") from exc
         except BaseException:
             graded.close()
             raise
@@ -182,6 +185,13 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
         log(f"graded {len(todo)} notebooks in {elapsed:.1f} s "
             f"({elapsed / len(todo):.2f} s per notebook, {workers} workers)")
     return table
+
+
+def _root_cause(exc):
+    """nbgrader wraps a refused connection in advice about upgrading: show the cause."""
+    while exc.__cause__ or exc.__context__:
+        exc = exc.__cause__ or exc.__context__
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
 
 
 def _from_zip(zip_path, out_dir, log):

@@ -31,6 +31,8 @@ def sqlite_url(path):
 
 def prepare_gradebook(db_url, assignment_ids):
     """Create the assignments and their grade cells in the gradebook, by nbgrader."""
+    with Gradebook(db_url):   # fails fast, with the driver's own words, when unreachable
+        pass
     with tempfile.TemporaryDirectory() as scratch:
         release(course.ROOT, assignment_ids, db_url=db_url, release_dir=scratch)
     if db_url.startswith("sqlite:///"):

@@ -93,3 +93,22 @@ def test_second_run_on_the_same_output_refuses_clearly(tmp_path):
         first.wait(timeout=120)
     assert first.returncode == 0
     assert read_grades(tmp_path / "out")[("slow", A)]["status"] == "timeout"
+
+
+def test_unreachable_gradebook_stops_with_the_cause(tmp_path):
+    """A wrong --db-url is said in one line, and no grade is recorded anywhere."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    _cohort(subs, n=4)
+    import socket
+
+    with socket.socket() as s:   # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = run_cli("autograde", "--submissions", subs, "--out", out,
+                   "--db-url", f"postgresql://nobody@127.0.0.1:{port}/gradebook")
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("could not set up the gradebook at postgresql://"), proc.stderr[-2000:]
+    assert "refused" in last, last
+    assert "Traceback" not in proc.stderr
+    assert not list(out.glob("results/**/*.json")) and not (out / "grades.csv").exists()

@@ -191,7 +191,8 @@ def _root_cause(exc):
     """nbgrader wraps a refused connection in advice about upgrading: show the cause."""
     while exc.__cause__ or exc.__context__:
         exc = exc.__cause__ or exc.__context__
-    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first_line}"
 
 
 def _from_zip(zip_path, out_dir, log):

@@ -57,7 +57,7 @@ class FeedbackExporter(HTMLExporter):
 
     def __init__(self, **kw):
         super().__init__(template_name="lab", sanitize_html=True, **kw)
-        self._styles, self._highlighters = {}, {}
+        self._styles, self._markdown, self._highlighters = {}, {}, {}
 
     def default_filters(self):
         for name, fn in super().default_filters():
@@ -67,8 +67,8 @@ class FeedbackExporter(HTMLExporter):
     def markdown2html(self, context, source):
         if context.get("cell", {}).get("attachments"):
             return super().markdown2html(context, source)
-        return _memo_markdown(self, source, lambda: super(FeedbackExporter, self).markdown2html(
-            context, source))
+        return _cached(self._markdown, source,
+                       lambda: super(FeedbackExporter, self).markdown2html(context, source))
 
     def _init_resources(self, resources):
         resources = super()._init_resources(resources)
@@ -77,11 +77,7 @@ class FeedbackExporter(HTMLExporter):
         return resources
 
     def _once(self, key, fn):
-        def cached(name):
-            if (key, name) not in self._styles:
-                self._styles[key, name] = fn(name)
-            return self._styles[key, name]
-        return cached
+        return lambda name: _cached(self._styles, (key, name), lambda: fn(name))
 
     def from_notebook_node(self, nb, resources=None, **kw):
         # HTMLExporter.from_notebook_node without its BeautifulSoup pass (see the class doc)
@@ -103,26 +99,24 @@ class _Highlighted(str):
     formatter, so there is nothing for bleach to remove (the page test checks this)."""
 
 
+def _cached(cache, key, compute):
+    """``cache[key]``, computed once; a cache that outgrows a cohort's variety starts over."""
+    if key not in cache:
+        if len(cache) > 4096:
+            cache.clear()
+        cache[key] = compute()
+    return cache[key]
+
+
 def _memo(fn):
-    cache = functools.lru_cache(maxsize=4096)(lambda text: fn(text))
+    cache = {}
 
     def clean(element):
         if isinstance(element, _Highlighted):
             return element
-        return cache(element.decode() if isinstance(element, bytes) else str(element))
+        text = element.decode() if isinstance(element, bytes) else str(element)
+        return _cached(cache, text, lambda: fn(text))
     return clean
-
-
-@functools.lru_cache(maxsize=4096)
-def _markdown_cache(source):
-    return {}
-
-
-def _memo_markdown(exporter, source, render):
-    slot = _markdown_cache(source)
-    if "html" not in slot:
-        slot["html"] = render()
-    return slot["html"]
 
 
 class _MemoHighlight:
@@ -131,12 +125,8 @@ class _MemoHighlight:
         self.cache = {}
 
     def __call__(self, source, language=None, metadata=None):
-        key = (source, language)
-        if key not in self.cache:
-            if len(self.cache) > 4096:
-                self.cache.clear()
-            self.cache[key] = _Highlighted(self.highlight(source, language, metadata))
-        return self.cache[key]
+        return _cached(self.cache, (source, language), lambda: _Highlighted(
+            self.highlight(source, language, metadata)))
 
 
 _IMG_NO_ALT = re.compile(r"<img(?![^>]*\balt=)")

@@ -361,7 +361,7 @@ def _plt():
 
 def _save(fig, folder, name):
     path = folder / f"{name}.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=110)
     _plt().close(fig)
     return path
 

@@ -53,10 +53,12 @@ class FeedbackExporter(HTMLExporter):
     student, so the pure per-cell filters are memoized; the page's CSS is read once; and
     the accessibility pass that HTMLExporter does with BeautifulSoup over the whole page
     (a fifth of the time) is done by two substitutions on the template's own markup.
+    The notebook is validated once, after all preprocessors, not after each of them.
     """
 
     def __init__(self, **kw):
-        super().__init__(template_name="lab", sanitize_html=True, **kw)
+        super().__init__(template_name="lab", sanitize_html=True, optimistic_validation=True,
+                         **kw)
         self._styles, self._markdown, self._highlighters = {}, {}, {}
 
     def default_filters(self):

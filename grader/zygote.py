@@ -20,7 +20,10 @@ PRELOAD = ("numpy", "matplotlib", "matplotlib.pyplot", "torch", "IPython",
            "matplotlib_inline.backend_inline", "sqlite3", "pdb", "pydoc", "http.server",
            "xmlrpc.server", "tornado.queues", "tornado.locks", "tornado.gen", "faulthandler",
            "IPython.core.history", "IPython.core.completer", "IPython.core.interactiveshell",
-           "IPython.extensions.storemagic", "jedi")
+           "IPython.extensions.storemagic", "jedi", "IPython.core.completerlib",
+           "IPython.core.debugger", "IPython.core.magic_arguments", "IPython.core.magics.ast_mod",
+           "IPython.core.magics.execution", "IPython.core.oinspect", "IPython.utils.module_paths",
+           "IPython.utils.wildcard", "tornado.platform.asyncio")
 
 
 def warm_up():
@@ -40,6 +43,11 @@ def warm_up():
 
         import matplotlib.pyplot as plt
         import torch
+        from matplotlib.backends.registry import backend_registry
+
+        # --IPKernelApp.matplotlib=inline is checked against every installed backend, which
+        # scans all packages' entry points (30 ms per kernel); the registry keeps the list
+        backend_registry.list_all()
 
         # torch.optim's first optimizer imports torch._dynamo and sympy (over a second)
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])

@@ -112,3 +112,22 @@ def test_unreachable_gradebook_stops_with_the_cause(tmp_path):
     assert "refused" in last, last
     assert "Traceback" not in proc.stderr
     assert not list(out.glob("results/**/*.json")) and not (out / "grades.csv").exists()
+
+
+def test_new_gradebook_is_stamped_with_nbgrader_own_alembic_head(tmp_path):
+    """The grader asks alembic in-process for the revision nbgrader stamps a new gradebook
+    with (nbgrader runs the ``alembic heads`` command for it): both must agree, or
+    ``nbgrader db upgrade`` would later migrate the gradebook from the wrong revision."""
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    from grader import record
+
+    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
+        cli = subprocess.run([os.path.join(os.path.dirname(sys.executable), "alembic"), "-c",
+                              ini, "heads"], capture_output=True, text=True, check=True)
+    head = cli.stdout.split("\n")[0].split(" ")[0]
+    assert head and record._alembic_head() == head
+    db = tmp_path / "gradebook.db"
+    record.prepare_gradebook(record.sqlite_url(db), [A])
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]

@@ -80,6 +80,19 @@ def timed(cmd, cwd, env=None, check=True):
     return time.monotonic() - start, meter.peak, out
 
 
+def speed_check():
+    """Seconds for a fixed piece of Python work (best of 3): the shared machine's speed
+    drifts, and the three measurements below happen minutes apart."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        total = 0
+        for i in range(2_000_000):
+            total += i * i
+        best = min(best, time.process_time() - start)
+    return best
+
+
 def stock_nbgrader(work, submissions, assignment_ids):
     """A course folder as nbgrader expects it, then `nbgrader autograde` per assignment."""
     course_root = work / "nbgrader-course"
@@ -199,10 +212,13 @@ def main():
         profiles[profile] = profiles.get(profile, 0) + 1
     print("profiles: " + ", ".join(f"{k} {v}" for k, v in sorted(profiles.items())))
 
+    speed = {"before ours": speed_check()}
     ours_s, ours_peak, ours_scores, results = ours(work, submissions, args.workers)
     graded = [r for r in results if r["status"] not in ("missing", "invalid_notebook",
                                                          "wrong_assignment")]
+    speed["before the floor"] = speed_check()
     floors = floor_seconds(submissions, graded)
+    speed["after the floor"] = speed_check()
     floor_total = sum(floors.values())
     workers = args.workers or os.cpu_count()
     by_assignment = {}
@@ -217,8 +233,11 @@ def main():
     print(f"              per notebook per worker {cost:.3f} s against a floor of {floor:.3f} s: "
           f"overhead ratio {cost / floor:.2f}x (target <= 1.3x)")
     if args.skip_stock:
+        print(_speeds(speed))
         return 0
     stock_s, stock_peak, stock_scores = stock_nbgrader(work, submissions, ids)
+    speed["after nbgrader"] = speed_check()
+    print(_speeds(speed))
     print(f"nbgrader    : {stock_s:7.1f} s wall, {stock_s / n_notebooks:.3f} s per notebook, "
           f"peak memory {stock_peak / 2**20:.0f} MiB (one notebook at a time)")
     keys = set(ours_scores) | set(stock_scores)
@@ -230,6 +249,11 @@ def main():
         print(f"  {k}: ours {ours_scores.get(k, 0.0)}, nbgrader {stock_scores.get(k, 0.0)}")
     shutil.rmtree(work, ignore_errors=True)
     return 1 if differ else 0
+
+
+def _speeds(speed):
+    return ("machine speed check, seconds for the same work (lower is faster): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in speed.items()))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ grader process, calling the learner's functions through ``protocol``) -> ``recor
 import os as _os
 import sys as _sys
 
-# nbgrader's Gradebook runs the `alembic` command found on PATH; make it the one installed
+# nbgrader runs the `alembic` command found on PATH (its database upgrades; a new gradebook's
+# revision is asked in-process, see record._alembic_head); make it the one installed
 # beside this interpreter even when the venv is not activated (.venv/bin/python -m grader).
 _bin = _os.path.dirname(_sys.executable)
 if _bin not in _os.environ.get("PATH", "").split(_os.pathsep):

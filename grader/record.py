@@ -50,8 +50,8 @@ def prepare_gradebook(db_url, assignment_ids):
         pass
     if db_url.startswith("sqlite:///"):
         # nbgrader commits once per grade cell; in WAL mode a commit need not wait for the
-        # disk (still atomic, and durable at the next checkpoint). Set before the release
-        # writes its hundred-odd cells: that took 4 s of fsyncs.
+        # disk (still atomic, and durable at the next checkpoint); set before the release
+        # writes its hundred-odd cells
         import sqlite3
 
         with contextlib.closing(sqlite3.connect(db_url[len("sqlite:///"):])) as db:

@@ -15,9 +15,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 import nbformat
-from nbgrader import api as nbgrader_api
 from nbgrader.api import Gradebook
-from nbgrader.dbutil import _temp_alembic_ini
 from nbgrader.preprocessors import SaveAutoGrades
 
 from . import course
@@ -25,19 +23,6 @@ from .release import release
 
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "detail", "seconds"]
 STATUS_ORDER = ["error", "kernel_died", "timeout", "invalid_notebook", "missing", "graded"]
-
-
-def _alembic_head():
-    """What nbgrader's ``get_alembic_version`` reads from ``alembic heads``, asked of alembic
-    in this process: the CLI re-imports nbgrader and took 4 s of CPU per new gradebook."""
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as alembic_ini:
-        return ScriptDirectory.from_config(Config(alembic_ini)).get_current_head()
-
-
-nbgrader_api.get_alembic_version = _alembic_head
 
 
 def sqlite_url(path):

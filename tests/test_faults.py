@@ -120,13 +120,13 @@ def test_new_gradebook_is_stamped_with_nbgrader_own_alembic_head(tmp_path):
     ``nbgrader db upgrade`` would later migrate the gradebook from the wrong revision."""
     from nbgrader.dbutil import _temp_alembic_ini
 
-    from grader import record
+    from grader import record, release
 
     with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
         cli = subprocess.run([os.path.join(os.path.dirname(sys.executable), "alembic"), "-c",
                               ini, "heads"], capture_output=True, text=True, check=True)
     head = cli.stdout.split("\n")[0].split(" ")[0]
-    assert head and record._alembic_head() == head
+    assert head and release.alembic_head() == head
     db = tmp_path / "gradebook.db"
     record.prepare_gradebook(record.sqlite_url(db), [A])
     with sqlite3.connect(db) as con:

@@ -29,16 +29,16 @@ sys.path.insert(0, str(ROOT))
 
 from cohort.synth import make_cohort  # noqa: E402
 from grader import course  # noqa: E402
-from grader.execute import kernel_env  # noqa: E402
+from grader.confine import kernel_env  # noqa: E402
 
-ENV = dict(kernel_env(), PYTHONPATH=str(ROOT / "solutions"),
+ENV = dict(os.environ, **kernel_env(), PYTHONPATH=str(ROOT / "solutions"),
            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
 # nbgrader as an instructor runs it: ipykernel's default (inline) figures, as ours draw them
 NBGRADER_ENV = {k: v for k, v in ENV.items() if k != "MPLBACKEND"}
-# the floor's kernel is as warm as ours: the zygote's imports and first-use warm-up, and
+# the floor's kernel is as warm as ours: the launcher's imports and first-use warm-up, and
 # figures drawn inline as in our kernels
 WARM_UP = (f"import sys; sys.path.insert(0, {str(ROOT / 'grader')!r}); "
-           "from zygote import warm_up; warm_up(); sys.path.pop(0)\n"
+           "from launcher import warm_up; warm_up(); sys.path.pop(0)\n"
            "get_ipython().run_line_magic('matplotlib', 'inline')")
 
 
@@ -138,7 +138,7 @@ def ours(work, submissions, workers):
 def floor_seconds(submissions, graded):
     """Each graded submission's own cells, as nbgrader would run them (the learner's code
     cells with the master's test cells, hidden tests included), timed cell by cell in a
-    kernel that is already started and warmed as the zygote warms ours (imports, first
+    kernel that is already started and warmed as the launcher warms ours (imports, first
     optimizer, first figure) and draws figures inline as ours do. One such kernel per
     assignment, with ``%reset -f`` between submissions."""
     import nbformat

@@ -1,7 +1,7 @@
 """Autograder for the GRU course.
 
-The pipeline, one module a step: ``collect`` (find submissions) -> ``execute`` (run the
-learner's cells in a fresh kernel) -> ``check`` (run the instructor's test cells in the
+The pipeline, one module a step: ``collect`` (find submissions) -> ``session`` (run the
+learner's cells in a fresh kernel that ``launcher`` forks and ``confine`` confines) -> ``check`` (run the instructor's test cells in the
 grader process, calling the learner's functions through ``protocol``) -> ``record``
 (nbgrader gradebook, ``grades.csv``) -> ``report`` and ``feedback``.
 """

@@ -16,10 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from . import collect, course, record, report
-from .execute import Limits
+from . import collect, confine, course, record, report
 from .feedback import render_feedback, write_feedback
-from .sandbox import can_confine
+from .session import Limits
 
 
 def _master(assignment, notebook):
@@ -37,10 +36,8 @@ def grade_one(sub, limits):
     """Worker (a local process or a Dask worker): grade one notebook and render its
     feedback; returns plain data, so the caller alone writes files and the gradebook."""
     from .grade import grade_notebook
-    from .sandbox import become_subreaper
 
     with _ONE_AT_A_TIME:   # a Dask worker may run tasks in threads; grading is per process
-        become_subreaper()
         master = _master(sub.assignment, sub.notebook)
         result = grade_notebook(sub, master, limits).to_dict()
         result["source_hash"] = source_hash(master)
@@ -85,7 +82,8 @@ def _crash_result(sub, exc):
     return {"student": sub.student, "assignment": sub.assignment, "notebook": sub.notebook,
             "status": "error", "detail": f"the grader failed on this notebook: {exc}",
             "score": 0.0, "max_score": master.max_score, "tests": [], "seconds": 0.0,
-            "fingerprint": "", "graded_notebook": None}
+            "fingerprint": "", "graded_notebook": None, "tampering": [], "answers": {},
+            "answer_types": {}, "retries": 0, "confined": True}
 
 
 class Lock:
@@ -109,8 +107,23 @@ class Lock:
         self.f.close()
 
 
+def check_confinement(unconfined, log):
+    """Refuse to grade unconfined unless asked to; say what the machine lacks."""
+    lacking = confine.missing()
+    if unconfined:
+        log("warning: --unconfined: learner code runs with this account's rights (it can "
+            "read the answer keys and change grades); grades.csv and the report say so")
+        return
+    if lacking:
+        raise SystemExit("cannot confine learner kernels on this machine: it lacks "
+                         + "; ".join(lacking) + ". Grade on Linux 6.12 or newer (or as root "
+                         "on 5.13 or newer), or pass --unconfined for trusted code only.")
+
+
 def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=None,
-              db_url=None, regrade=False, log=print, memory_mb=2048, dask=None):
+              db_url=None, regrade=False, log=print, memory_mb=2048, dask=None,
+              unconfined=False, dask_security=None):
+    check_confinement(unconfined, log)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(out_dir, 0o700)   # gradebook and results: no kernel (another user id) may look in
@@ -141,14 +154,11 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
                 results[sub.key] = saved
             else:
                 todo.append(sub)
-        limits = Limits(timeout, memory_mb, hide=[out_dir, submissions])
-        if not can_confine():
-            log("note: not running as root, so kernels are not confined (they can read the "
-                "course files); grade as root or in a container for untrusted cohorts")
+        limits = Limits(timeout, memory_mb, confined=not unconfined)
         log(f"grading {len(todo)} notebooks ({len(results)} already graded) "
             f"with {workers} workers, {timeout:g} s each")
         start = time.monotonic()
-        graded = _run(todo, workers, limits, dask)
+        graded = _run(todo, workers, limits, dask, dask_security)
         next(graded)   # the workers have their notebooks and are starting
         try:
             prepared.result()
@@ -182,8 +192,11 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
         record.write_csv(out_dir / "grades.csv", table)
         _class_report(out_dir, table, all_results, log)
     if todo:
+        retried = [r for r in all_results if r.get("retries")]
         log(f"graded {len(todo)} notebooks in {elapsed:.1f} s "
-            f"({elapsed / len(todo):.2f} s per notebook, {workers} workers)")
+            f"({elapsed / len(todo):.2f} s per notebook, {workers} workers); "
+            f"{sum(r['retries'] for r in retried)} fresh kernels for grader faults "
+            f"in {len(retried)} notebooks")
     return table
 
 
@@ -232,7 +245,7 @@ def _class_report(out_dir, table, results, log):
         log(f"warning: the class report could not be written ({type(exc).__name__}: {exc})")
 
 
-def _run(todo, workers, limits, dask=None):
+def _run(todo, workers, limits, dask=None, dask_security=None):
     """Yields None once the work is submitted, then ``(submission, result)`` pairs."""
     if not todo:
         yield None
@@ -240,11 +253,11 @@ def _run(todo, workers, limits, dask=None):
     for sub in todo:   # workers elsewhere need not see our disk: the notebook travels
         sub.content = sub.path.read_bytes() if sub.path else None
     if dask:
-        yield from _run_dask(todo, limits, dask)
+        yield from _run_dask(todo, limits, dask, dask_security)
         return
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
-                                initializer=_start_worker) as pool:
+                                initializer=_start_worker, initargs=(limits.confined,)) as pool:
         futures = {pool.submit(grade_one, sub, limits): sub for sub in todo}
         try:
             yield None
@@ -259,19 +272,30 @@ def _run(todo, workers, limits, dask=None):
                 future.cancel()
 
 
-def _start_worker():
-    """A new local worker starts its zygote at once, so that torch loads in the zygote
+def _start_worker(confined):
+    """A new local worker starts its launcher at once, so that torch loads in the launcher
     while the worker itself imports the grader."""
-    from .execute import Zygote
+    from .launch import Launcher
 
-    Zygote.get()
+    Launcher.get(confined)
 
 
-def _run_dask(todo, limits, address):
+def dask_security(ca=None, cert=None, key=None):
+    """Dask's own TLS (``--dask tls://...``): the scheduler, its workers and this client
+    prove themselves with certificates, so nobody else can submit work to the workers."""
+    if not (ca or cert or key):
+        return None
+    from distributed.security import Security
+
+    return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key,
+                    require_encryption=True)
+
+
+def _run_dask(todo, limits, address, security=None):
     """The same work on a Dask cluster (``dask scheduler`` / ``dask worker`` processes)."""
     from distributed import Client, as_completed
 
-    with Client(address, timeout="30s") as client:
+    with Client(address, timeout="30s", security=security) as client:
         futures = {client.submit(grade_one, sub, limits, pure=False, key=f"grade-{i}"): sub
                    for i, sub in enumerate(todo)}
         yield None
@@ -286,7 +310,9 @@ def _run_dask(todo, limits, address):
 def main(args):
     table = autograde(args.submissions, args.out, args.workers, args.timeout,
                       args.assignment or None, args.db_url, args.regrade,
-                      memory_mb=args.memory_mb, dask=args.dask)
+                      memory_mb=args.memory_mb, dask=args.dask, unconfined=args.unconfined,
+                      dask_security=dask_security(args.dask_tls_ca, args.dask_tls_cert,
+                                                  args.dask_tls_key))
     print(report.grade_table(table))
     print(report.summary(table))
     print(f"wrote {Path(args.out) / 'grades.csv'}, {Path(args.out) / 'gradebook.db'}, "

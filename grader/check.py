@@ -34,6 +34,7 @@ class TestResult:
     learner_traceback: str = ""
     not_run: bool = False
     extra: dict = field(default_factory=dict)
+    stop: GradingStopped | None = None   # a limit hit during this test: no test runs after it
 
 
 def hidden_lines(source):
@@ -70,7 +71,7 @@ def _describe_failure(exc, test, filename):
 
 
 def run_test(test, learner_ns, support_dir):
-    """Run one test cell. A ``GradingStopped`` is kept in ``result.extra["stop"]``."""
+    """Run one test cell. A ``GradingStopped`` is kept in ``result.stop``."""
     result = TestResult(test.grade_id, test.points)
     filename = f"<test {test.grade_id}>"
     ns = {"__name__": "__grader_test__", "__builtins__": builtins}
@@ -83,7 +84,7 @@ def run_test(test, learner_ns, support_dir):
             exec(code, ns)  # noqa: S102 (instructor's own test code, from solutions/)
     except GradingStopped as stop:
         result.message = str(stop)
-        result.extra["stop"] = stop
+        result.stop = stop
     except Exception as exc:  # noqa: BLE001 (any failure of a test costs its points)
         message, where = _describe_failure(exc, test, filename)
         result.message = message + (f"\n({where})" if where else "")

@@ -530,7 +530,9 @@ def render_html(out_dir, rows, results, review, score_rows, ex_rows, diag_rows, 
     cards = [("students", len(students), ""), ("assignments", len(score_rows), ""),
              ("notebooks graded", sum(1 for r in results if r["status"] == "graded"), ""),
              ("need a human look", len(review), "warn" if review else ""),
-             ("mean score (graded)", mean, "")]
+             ("mean score (graded)", mean, ""),
+             ("grader faults retried", sum(r.get("retries", 0) for r in results), "")]
+    unconfined = sum(1 for r in results if r.get("confined") is False)
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>Class report</title><style>{CSS}</style></head><body>",
              "<h1>Class report</h1>",
@@ -541,6 +543,10 @@ def render_html(out_dir, rows, results, review, score_rows, ex_rows, diag_rows, 
              "<div class='cards'>" + "".join(
                  f"<div class='card {cls}'><b>{html.escape(str(v))}</b>{html.escape(k)}</div>"
                  for k, v, cls in cards) + "</div>"]
+    if unconfined:
+        parts.append(f"<p class='bad'><b>Unconfined run:</b> {unconfined} notebooks were graded "
+                     "with --unconfined, so learner code could read and change anything this "
+                     "account can. Do not trust these grades for an untrusted cohort.</p>")
 
     # needs a look
     parts.append("<h2 id='review'>Submissions that need a human look</h2>")

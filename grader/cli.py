@@ -23,6 +23,12 @@ def parser():
                       help="grade on this Dask scheduler's workers instead of local processes")
     auto.add_argument("--regrade", action="store_true",
                       help="grade everything again instead of reusing saved results")
+    auto.add_argument("--unconfined", action="store_true",
+                      help="grade where kernels cannot be confined (no Landlock/seccomp): learner "
+                           "code then has this account's rights; grades.csv and the report say so")
+    auto.add_argument("--dask-tls-ca", metavar="FILE", help="CA certificate for --dask tls://")
+    auto.add_argument("--dask-tls-cert", metavar="FILE", help="this client's TLS certificate")
+    auto.add_argument("--dask-tls-key", metavar="FILE", help="this client's TLS key")
 
     rep = sub.add_parser("report", help="class report of an autograde run: --out/report/index.html")
     rep.add_argument("--out", required=True, help="the --out folder of an autograde run")

@@ -6,13 +6,16 @@ runaway cell late in a notebook does not cost the points earned above it.
 import copy
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import nbformat
 
-from . import check, collect, course
-from .execute import KernelSession, Limits
+from . import check, collect, course, faults
+from .launch import KernelStartFailed, LauncherDied
 from .protocol import GradingStopped
+from .session import KernelSession, Limits
+
+RETRIES = 2   # fresh kernels for a fault that is not the learner's, before the row says error
 
 
 @dataclass
@@ -31,14 +34,16 @@ class NotebookResult:
     tampering: list = field(default_factory=list)
     answers: dict = field(default_factory=dict)       # quiz: {q1_answer: sorted letters}
     answer_types: dict = field(default_factory=dict)  # quiz answers not written as a set
+    retries: int = 0                # fresh kernels needed for the grader's own faults
+    confined: bool = True
 
     def to_dict(self):
         return asdict(self)
 
 
 def _strip_extra(test_result):
-    d = asdict(test_result)
-    d["extra"] = {k: v for k, v in d["extra"].items() if k != "stop"}
+    d = asdict(replace(test_result, stop=None))
+    del d["stop"]
     return d
 
 
@@ -71,9 +76,8 @@ def not_run(test, why):
 
 def grade_notebook(sub, master, limits):
     start = time.monotonic()
-    limits = limits if isinstance(limits, Limits) else Limits(timeout=limits)
     result = NotebookResult(sub.student, sub.assignment, sub.notebook, "graded",
-                            max_score=master.max_score)
+                            max_score=master.max_score, confined=limits.confined)
     release_dir = course.RELEASE / sub.assignment
     release_nb = nbformat.read(release_dir / master.filename, as_version=4)
     base, tests = release_nb, {}
@@ -92,8 +96,7 @@ def grade_notebook(sub, master, limits):
                 result.detail = f"this notebook belongs to {other}, not {sub.assignment}"
             else:
                 result.tampering = tampering(nb, release_nb, master)
-                base = copy.deepcopy(nb)   # cells run in place: outputs land on this copy
-                tests = _run(base, master, release_dir, limits, result)
+                base, tests = run_with_retries(nb, master, limits, result, sub)
                 _note_memory_errors(base, ordered_tests(tests, master), result, limits)
     for t in master.tests:
         tests.setdefault(t.grade_id, not_run(t, result.detail or result.status))
@@ -163,12 +166,41 @@ def _note_memory_errors(nb, tests, result, limits):
                          "the tests that ran are scored")
 
 
-def _run(nb, master, release_dir, limits, result):
+class GraderFault(Exception):
+    """Something went wrong that learner code did not cause: retried in a fresh kernel."""
+
+
+def run_with_retries(nb, master, limits, result, sub=None):
+    """Grade in a fresh kernel; a fault that is not the learner's (a kernel that did not
+    start or died before the learner's first cell, a lost launcher, an exception inside
+    the grader) is retried in another fresh kernel, ``RETRIES`` times."""
+    for attempt in range(RETRIES + 1):
+        base = copy.deepcopy(nb)   # cells run in place: outputs land on this copy
+        answers = {}
+        try:
+            tests = _run(base, master, limits, answers, sub, attempt)
+        except GraderFault as fault:
+            result.retries = attempt + (attempt < RETRIES)
+            if attempt == RETRIES:
+                result.status = "error"
+                result.detail = (f"the grader failed on this notebook {RETRIES + 1} times "
+                                 f"(not the learner's fault): {fault}")
+                return base, {}
+            continue
+        result.answers, result.answer_types = answers.get("answers", {}), answers.get("types", {})
+        if "stop" in answers:
+            result.status, result.detail = answers["stop"].status, str(answers["stop"])
+        return base, tests
+
+
+def _run(nb, master, limits, answers, sub, attempt):
     tests = {}
     names = check.learner_names(master.tests)
-    support = master.path.parent
+    support = course.RELEASE / master.assignment
+    session = KernelSession(master.assignment, limits)
     try:
-        with KernelSession(release_dir, limits) as session:
+        with session:
+            faults.after_kernel_start(sub, attempt, session)
             learner = None
             for kind, item in plan(nb, master):
                 if kind == "cell":
@@ -177,33 +209,38 @@ def _run(nb, master, release_dir, limits, result):
                     continue
                 if learner is None:
                     learner = session.lookup(names)
-                _keep_answers(result, item, learner)
+                _keep_answers(answers, item, learner)
                 outcome = check.run_test(item, learner, support)
                 tests[item.grade_id] = outcome
-                if "stop" in outcome.extra:
-                    raise outcome.extra["stop"]
+                if outcome.stop is not None:
+                    raise outcome.stop
     except GradingStopped as stop:
-        result.status, result.detail = stop.status, str(stop)
-    except Exception as exc:  # noqa: BLE001 (kernel start-up and the like: a row, not a crash)
-        result.status, result.detail = "error", f"{type(exc).__name__}: {exc}"
+        if stop.status == "kernel_died" and not session.learner_started:
+            raise GraderFault("the kernel died before the learner's first cell ran") from None
+        answers["stop"] = stop
+    except (KernelStartFailed, LauncherDied) as exc:
+        raise GraderFault(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 (a bug of ours must not cost the learner)
+        raise GraderFault(f"{type(exc).__name__}: {exc}") from None
     return tests
 
 
 QUIZ_REF = re.compile(r"\b(q\d+_answer)\b")
 
 
-def _keep_answers(result, test, learner):
+def _keep_answers(answers, test, learner):
     """Record the quiz answers this test sees (for the class report's item analysis)."""
     for name in QUIZ_REF.findall(test.source):
         if name in learner:
             value = learner[name]
             items = value if isinstance(value, (set, frozenset, list, tuple)) else [value]
-            result.answers[name] = sorted(str(v)[:40] for v in list(items)[:30])
+            answers.setdefault("answers", {})[name] = sorted(str(v)[:40] for v in list(items)[:30])
             kind = type(value).__name__
+            types = answers.setdefault("types", {})
             if kind in ("set", "frozenset"):
-                result.answer_types.pop(name, None)
+                types.pop(name, None)
             else:
-                result.answer_types[name] = kind
+                types[name] = kind
 
 
 def graded_notebook(base, release_nb, master, result):

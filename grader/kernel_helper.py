@@ -1,10 +1,10 @@
 """Kernel side of the grading protocol.
 
-A kernel forked by the zygote starts it before the learner's first cell, from a copy the
-zygote loaded (it never enters the learner's namespace); a kernel started cold gets this
-source as its first cell.
+The launcher loads it and every kernel it forks starts it before the learner's first cell
+(it never enters the learner's namespace). Requests and replies travel over two pipes that
+the grader made for this kernel alone: nothing is read or written by path.
 
-The kernel only *evaluates* learner functions on inputs the grader wrote to a file and
+The kernel only *evaluates* learner functions on inputs the grader sent and
 writes back plain data: JSON plus arrays in ``.npy`` form, which the grader reads without
 unpickling. Every comparison happens in the grader process, so nothing the learner's code
 does to numpy, builtins or the objects it returns can change a verdict.
@@ -81,20 +81,12 @@ def _make():
         def persistent_load(self, pid):
             return registry[pid]
 
-    def write(path, payload):
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(payload, f)
-        os.replace(tmp, path)
-
     def user_ns():
         from IPython import get_ipython   # the kernel's shell (also outside a cell)
 
         return get_ipython().user_ns
 
-    def call(name, in_path, out_path):
-        with open(in_path, "rb") as f:
-            args, kwargs = Unpickler(f).load()
+    def call(name, args, kwargs):
         payload = {}
         fn = user_ns().get(name)
         printed = io.StringIO()
@@ -115,9 +107,9 @@ def _make():
                                for w in caught[:20]]
         payload["args_after"] = enc([args, kwargs], [limits["bytes"]])
         payload["output"] = printed.getvalue()[-20000:]
-        write(out_path, payload)
+        return payload
 
-    def lookup(names, out_path):
+    def lookup(names):
         """Which learner names exist; values (quiz answers) come back encoded."""
         ns = user_ns()
         found = {}
@@ -129,27 +121,45 @@ def _make():
                 found[name] = {"kind": "callable"}
             else:
                 found[name] = {"kind": "value", "value": enc_result(obj)}
-        write(out_path, found)
+        return found
 
-    def serve(req_path, rep_path):
-        """Answer the grader's requests from a thread, one line each way over two FIFOs.
+    def read_exactly(fd, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = os.read(fd, n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+
+    def serve(req_fd, rep_fd):
+        """Answer the grader's requests from a thread, one frame each way over two pipes
+        (8-byte length, then the body: a pickle in, JSON out).
 
         This keeps calls off the Jupyter execute path (milliseconds each instead of a
         cell round trip); the main thread stays idle while checks run, so learner code
         still runs alone.
         """
         def loop():
-            req = os.fdopen(os.open(req_path, os.O_RDWR), "r", buffering=1)
-            rep = os.open(rep_path, os.O_RDWR)
-            for line in req:
-                request = json.loads(line)
+            while True:
+                try:
+                    size = int.from_bytes(read_exactly(req_fd, 8), "big")
+                    request = Unpickler(io.BytesIO(read_exactly(req_fd, size))).load()
+                except EOFError:
+                    return
                 try:
                     if request["op"] == "call":
-                        call(request["name"], request["in"], request["out"])
+                        reply = call(request["name"], *request["args"])
                     else:
-                        lookup(request["names"], request["out"])
-                finally:
-                    os.write(rep, b"done\n")
+                        reply = lookup(request["names"])
+                except BaseException as exc:  # noqa: B902 (the grader must get an answer)
+                    reply = {"error": {"ename": type(exc).__name__, "evalue": str(exc)[:2000]}}
+                reply = {"seq": request["seq"], "reply": reply}
+                body = json.dumps(reply).encode()
+                os.write(rep_fd, len(body).to_bytes(8, "big"))
+                view = memoryview(body)
+                while view:
+                    view = view[os.write(rep_fd, view):]
 
         threading.Thread(target=loop, name="gru-grader", daemon=True).start()
 

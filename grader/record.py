@@ -21,8 +21,10 @@ from nbgrader.preprocessors import SaveAutoGrades
 from . import course
 from .release import release
 
-CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "detail", "seconds"]
-STATUS_ORDER = ["error", "kernel_died", "timeout", "invalid_notebook", "missing", "graded"]
+CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "detail", "seconds",
+               "retries", "confined"]
+STATUS_ORDER = ["error", "kernel_died", "timeout", "memory_limit", "invalid_notebook",
+                "wrong_assignment", "missing", "graded"]
 
 
 def sqlite_url(path):
@@ -131,7 +133,9 @@ def rows(results, db_url):
                                       (0.0, sum(p["max_score"] for p in parts)))
         out.append({"student_id": student, "assignment": assignment, "score": round(score, 2),
                     "max_score": round(max_score, 2), "status": status, "detail": details,
-                    "seconds": round(sum(p["seconds"] for p in parts), 2)})
+                    "seconds": round(sum(p["seconds"] for p in parts), 2),
+                    "retries": sum(p.get("retries", 0) for p in parts),
+                    "confined": "no" if any(p.get("confined") is False for p in parts) else "yes"})
     return out
 
 

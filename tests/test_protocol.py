@@ -54,4 +54,16 @@ def test_changed_input_names_the_changed_entry():
     b = {"W": np.ones((2, 2))}
     assert protocol.changed_input([a], [b]) is None
     b["W"][0, 0] = 2
-    assert protocol.changed_input([a], [b]) == "argument[0]['W']"
+    assert protocol.changed_input([a], [b]) == (0, "W")
+    where = protocol.changed_input([[1, a], {}], [[1, b], {}])
+    assert where == (0, 1, "W")
+    assert protocol.argument_label(where) == "argument 2['W']"
+
+
+def test_the_kernel_cannot_name_what_the_grader_looks_up():
+    """A type name from the kernel selects from a fixed table of numpy scalars, nothing
+    else: naming ``numpy.save`` or ``os.system`` gives back the plain number."""
+    for name in ("numpy.save", "numpy.load", "numpy.lib.format.read_array", "os.system"):
+        value = protocol.decode({"t": "int", "v": 3, "type": name})
+        assert value == 3 and type(value) is int
+    assert type(protocol.decode({"t": "int", "v": 3, "type": "numpy.int64"})) is np.int64

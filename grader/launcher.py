@@ -1,0 +1,316 @@
+"""The launcher: the one process of a grading worker that starts (and ends) kernels.
+
+A worker starts one launcher (``grader/launch.py``). It imports what notebooks need
+(IPython, ipykernel, numpy, matplotlib, torch), pays the costs those libraries defer to
+first use, and then only forks: each child confines itself (``grader/confine.py``) and
+becomes a fresh IPython kernel for exactly one notebook. No learner code ever runs here,
+so no state passes between students; a fork saves the imports, not isolation.
+
+It is also the only privileged part of a run started as root: it creates each kernel's
+private folder, gives the kernel its own user id, and kills everything the kernel left
+behind. Learner code never reaches it: every descriptor but the kernel's own pipes is
+closed in the fork, and requests come only from the worker, over a unix socket pair
+(one JSON datagram each way, descriptors passed beside it).
+
+Run as ``python -I launcher.py SOCKET_FD RELEASE_DIR confined|unconfined`` (isolated: nothing of the course
+is importable here; the sibling modules are loaded by path).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# What notebooks import, and what a kernel's start-up imports (found by diffing
+# sys.modules around IPKernelApp.initialize).
+PRELOAD = ("numpy", "matplotlib", "matplotlib.pyplot", "torch", "IPython",
+           "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "ipykernel.zmqshell",
+           "matplotlib_inline.backend_inline", "sqlite3", "pdb", "pydoc", "http.server",
+           "xmlrpc.server", "tornado.queues", "tornado.locks", "tornado.gen", "faulthandler",
+           "IPython.core.history", "IPython.core.completer", "IPython.core.interactiveshell",
+           "IPython.extensions.storemagic", "jedi", "IPython.core.completerlib",
+           "IPython.core.debugger", "IPython.core.magic_arguments", "IPython.core.magics.ast_mod",
+           "IPython.core.magics.execution", "IPython.core.oinspect", "IPython.utils.module_paths",
+           "IPython.utils.wildcard", "tornado.platform.asyncio", "pyseccomp")
+
+# figures become inline PNG outputs, so feedback pages show the learner's plots; no
+# input history (a SQLite file and a thread per kernel, for nobody to read)
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--IPKernelApp.matplotlib=inline",
+               "--HistoryManager.enabled=False"]
+MAX_MESSAGE = 1 << 16
+
+
+def warm_up():
+    """Import what notebooks import, then pay the one-time costs that libraries defer to
+    first use. Nothing here is learner code: every fork starts from the same state.
+
+    The benchmark's floor kernel runs this too, so the floor is as warm as our kernels."""
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except (ImportError, OSError):
+            pass
+    try:
+        import io
+
+        import matplotlib.pyplot as plt
+        import torch
+        from matplotlib.backends.registry import backend_registry
+
+        # --IPKernelApp.matplotlib=inline is checked against every installed backend, which
+        # scans all packages' entry points (30 ms per kernel); the registry keeps the list
+        backend_registry.list_all()
+        # torch.optim's first optimizer imports torch._dynamo and sympy (over a second)
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+        # fonts, mathtext and the PNG writer load on the first figure drawn
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.semilogy([1, 10], label=r"$\|x\|_F$")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+        plt.close(fig)
+    except Exception:  # noqa: BLE001 (a warm-up that fails only costs speed)
+        pass
+
+
+def _load(filename, name):
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location(name, os.path.join(here, filename))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _clamp(value, low, high):
+    return max(low, min(high, int(value)))
+
+
+class Launcher:
+    def __init__(self, sock, release_root, confined=True):
+        self.sock, self.release_root = sock, Path(release_root).resolve()
+        self.confined = confined
+        self.confine = _load("confine.py", "gru_confine")
+        self.helper = _load("kernel_helper.py", "gru_kernel_helper").__gru_grader__
+        self.root = os.geteuid() == 0
+        self.base = Path(tempfile.mkdtemp(prefix="gru-kernels-"))
+        os.chmod(self.base, 0o711)     # kernels (other user ids) enter only their own folder
+        self.python = self.confine.python_paths()
+        self.kernels = {}               # pid -> (uid, workdir)
+        self.count = 0
+
+    # -- requests
+    def serve(self):
+        self.confine.become_subreaper()
+        self.confine.die_with_parent()
+        try:
+            while True:
+                try:
+                    data, fds, _, _ = socket.recv_fds(self.sock, MAX_MESSAGE, 4)
+                except OSError:
+                    break
+                if not data:
+                    break                 # the worker is gone
+                try:
+                    request = json.loads(data)
+                    reply, out_fds = self.handle(request, fds)
+                except Exception as exc:  # noqa: BLE001 (a refused request is an answer)
+                    reply, out_fds = {"error": f"{type(exc).__name__}: {exc}"}, []
+                finally:
+                    for fd in fds:
+                        os.close(fd)
+                socket.send_fds(self.sock, [json.dumps(reply).encode()], out_fds)
+                for fd in out_fds:
+                    os.close(fd)
+                self._reap_zombies()
+        finally:
+            for pid in list(self.kernels):
+                self.end(pid)
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def handle(self, request, fds):
+        if request.get("op") == "spawn":
+            if len(fds) != 2:
+                raise ValueError("spawn needs the kernel's two pipe ends")
+            return self.spawn(request, *fds)
+        if request.get("op") == "end":
+            self.end(int(request["pid"]))
+            return {"ok": True}, []
+        raise ValueError("unknown request")
+
+    def spawn(self, request, req_r, rep_w):
+        assignment = str(request["assignment"])
+        support = self.release_root / assignment
+        if "/" in assignment or assignment.startswith(".") or not support.is_dir():
+            raise ValueError(f"no released assignment {assignment!r}")
+        self.count += 1
+        workdir = Path(tempfile.mkdtemp(prefix="k", dir=self.base))
+        for item in support.iterdir():
+            if item.is_file() and not item.is_symlink() and item.suffix != ".ipynb":
+                shutil.copy(item, workdir / item.name)
+        (workdir / "tmp").mkdir()
+        connection = workdir / ".connection.json"
+        connection.write_text(json.dumps(request["connection"]))
+        uid = (self.confine.kernel_uid(os.getpid(), self.count)
+               if self.root and self.confined else None)
+        if uid is not None:
+            for path in (workdir, *workdir.iterdir()):
+                os.chown(path, uid, uid)
+        os.chmod(workdir, 0o700)
+        limits = (_clamp(request.get("memory_mb", 2048), 64, 1 << 20),
+                  _clamp(request.get("nproc", 128), 8, 4096))
+        pid = os.fork()
+        if pid == 0:
+            self._become_kernel(workdir, connection, uid, limits, req_r, rep_w)
+        self.kernels[pid] = (uid, workdir)
+        pidfd = os.pidfd_open(pid)
+        return {"pid": pid, "uid": uid}, [pidfd]
+
+    def end(self, pid):
+        """Kill the kernel and everything it started; remove its folder."""
+        uid, workdir = self.kernels.pop(pid, (None, None))
+        if workdir is None:
+            return
+        if uid is not None:
+            self._kill_uid(uid)
+        self._kill_descendants()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    # -- clean-up
+    def _kill_uid(self, uid):
+        """kill(-1) as the kernel's own user id reaches exactly its processes, fork loops
+        included (repeated until none is left)."""
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self.confine.become(uid)
+                for _ in range(1000):
+                    os.kill(-1, signal.SIGKILL)
+                    time.sleep(0.001)
+            except (ProcessLookupError, PermissionError):
+                pass
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+
+    def _kill_descendants(self):
+        """As a subreaper we are the parent of every orphan a kernel left: kill them all
+        (one kernel at a time per launcher, so every descendant is the last kernel's)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            kids = self._children()
+            if not kids:
+                return
+            for kid in kids:
+                try:
+                    os.kill(kid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for kid in kids:
+                for grandkid in self._children(kid):
+                    try:
+                        os.kill(grandkid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            time.sleep(0.002)
+            self._reap_zombies()
+
+    @staticmethod
+    def _children(pid=None):
+        pid = pid or os.getpid()
+        found = []
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return found
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    found += [int(c) for c in f.read().split()]
+            except OSError:
+                pass
+        return found
+
+    @staticmethod
+    def _reap_zombies():
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
+    # -- the child
+    def _become_kernel(self, workdir, connection, uid, limits, req_r, rep_w):
+        confine = self.confine
+        try:
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):   # learner code must not write into the grader's terminal
+                os.dup2(null, fd)
+            confine.close_other_fds([req_r, rep_w])
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.environ.clear()
+            os.environ.update(confine.kernel_env(self.env))
+            os.environ.update(confine.private_env(workdir))
+            memory_mb, nproc = limits
+            if uid is not None:
+                confine.expose(self.python, self.base / f".mounts-{os.getpid()}")
+                confine.become(uid)
+            else:    # RLIMIT_NPROC counts every process of the user id, the grader's too
+                nproc += _processes_of(os.getuid())
+            confine.set_limits(memory_mb, nproc)
+            confine.die_with_parent()
+            os.chdir(workdir)
+            sys.path.insert(0, "")   # as in any kernel: the notebook's folder imports first
+            if self.confined:
+                confine.restrict_filesystem(
+                    read=[*self.python, *confine.SYSTEM_READ, f"/proc/{os.getpid()}"],
+                    write=[str(workdir)], extra_read_files=confine.SYSTEM_READ_FILES)
+            from ipykernel.kernelapp import IPKernelApp
+
+            app = IPKernelApp.instance()
+            app.initialize(["-f", str(connection), *KERNEL_ARGS,
+                            f"--IPKernelApp.parent_handle={os.getppid()}"])
+            # the debugger's socket connects to the kernel's own shell port: no debugger here,
+            # and a connection that ZeroMQ retries after seccomp denies it aborts the kernel
+            app.debug_shell_socket.close(linger=0)
+            app.kernel.debug_shell_socket = None
+            # the checks' helper thread, outside the learner's namespace (see kernel_helper)
+            self.helper.serve(req_r, rep_w)
+            if self.confined:
+                confine.deny_escapes()   # every thread, now that the ports are bound
+            app.start()
+        finally:
+            os._exit(0)
+
+
+def _processes_of(uid):
+    count = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                count += os.stat(f"/proc/{name}").st_uid == uid
+            except OSError:
+                pass
+    return count
+
+
+def main():
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    warm_up()
+    launcher = Launcher(sock, sys.argv[2], confined=sys.argv[3] == "confined")
+    launcher.env = dict(os.environ)
+    launcher.serve()
+
+
+if __name__ == "__main__":
+    main()

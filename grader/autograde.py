@@ -107,6 +107,16 @@ class Lock:
         self.f.close()
 
 
+def check_db_url(db_url):
+    """No secret on a command line, where every process (kernels too) could read it."""
+    if db_url:
+        from sqlalchemy.engine import make_url
+
+        if make_url(db_url).password:
+            raise SystemExit("--db-url must not carry a password (every process on the machine "
+                             "can read a command line): put it in PGPASSWORD or ~/.pgpass")
+
+
 def check_confinement(unconfined, log):
     """Refuse to grade unconfined unless asked to; say what the machine lacks."""
     lacking = confine.missing()
@@ -124,6 +134,7 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
               db_url=None, regrade=False, log=print, memory_mb=2048, dask=None,
               unconfined=False, dask_security=None):
     check_confinement(unconfined, log)
+    check_db_url(db_url)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(out_dir, 0o700)   # gradebook and results: no kernel (another user id) may look in
@@ -173,7 +184,7 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
         with record.Writer(db_url) as writer, progress_bar(len(todo)) as bar:
             for result in results.values():   # reused results go into this gradebook too
                 if result.get("graded_notebook") is not None:
-                    writer.record(result)
+                    _record_or_flag(writer, result)
             for sub, result in graded:
                 feedback = result.pop("_feedback", None)
                 if feedback:
@@ -182,7 +193,7 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
                 results[sub.key] = result
                 # the single writer records while the workers grade the next notebooks
                 if result.get("graded_notebook") is not None:
-                    writer.record(result)
+                    _record_or_flag(writer, result)
                 bar.set_postfix_str(f"{sub.student} {sub.assignment}: {result['status']}",
                                     refresh=False)
                 bar.update()
@@ -198,6 +209,17 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
             f"{sum(r['retries'] for r in retried)} fresh kernels for grader faults "
             f"in {len(retried)} notebooks")
     return table
+
+
+def _record_or_flag(writer, result):
+    """One notebook the gradebook refuses costs that row, never the run."""
+    try:
+        writer.record(result)
+    except Exception as exc:  # noqa: BLE001
+        writer.rollback()
+        result["status"] = "error"
+        result["detail"] = (f"the gradebook refused this notebook ({type(exc).__name__}: "
+                            f"{str(exc)[:200]})")
 
 
 def _root_cause(exc):
@@ -251,7 +273,11 @@ def _run(todo, workers, limits, dask=None, dask_security=None):
         yield None
         return
     for sub in todo:   # workers elsewhere need not see our disk: the notebook travels
-        sub.content = sub.path.read_bytes() if sub.path else None
+        try:
+            sub.content = collect.read_submission(sub.path) if sub.path else None
+        except (OSError, collect.InvalidNotebook) as exc:
+            sub.path, sub.problem = None, "invalid_notebook"
+            sub.detail = f"the file cannot be read ({exc})"
     if dask:
         yield from _run_dask(todo, limits, dask, dask_security)
         return

@@ -15,6 +15,8 @@ from nbconvert.exporters.templateexporter import TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
+from .safe_outputs import Attachments, clean_html_filter, safe_notebook
+
 
 def summary_text(result):
     lines = [f"{result['student']} · {result['assignment']}/{result['notebook']}.ipynb",
@@ -47,8 +49,14 @@ def _banner(result):
 class FeedbackExporter(HTMLExporter):
     """nbconvert's lab HTML, sanitized, and fast on a cohort.
 
-    Learner output is untrusted: ``sanitize_html`` strips scripts and active HTML from
-    outputs and Markdown, so a feedback page cannot run code in the instructor's browser.
+    Learner output is untrusted. Before nbconvert sees a notebook, ``safe_notebook``
+    (``grader/safe_outputs.py``) rebuilds it from an allowlist: the output types the lab
+    template renders, with their data and metadata checked (valid base64 images, plain int
+    sizes, no Mermaid, no widget views, no JavaScript code), and plain cell and notebook
+    metadata; the template writes some of those fields into the page unescaped. Then
+    ``sanitize_html`` strips scripts and active HTML from outputs and Markdown (with the
+    classes the template's Mermaid loader looks for), so a feedback page cannot run code
+    in the instructor's browser.
     Most cells (released text, test cells, unchanged code) are the same for every
     student, so the pure per-cell filters are memoized; the page's CSS is read once; and
     the accessibility pass that HTMLExporter does with BeautifulSoup over the whole page
@@ -57,25 +65,29 @@ class FeedbackExporter(HTMLExporter):
     """
 
     def __init__(self, **kw):
-        super().__init__(template_name="lab", sanitize_html=True, optimistic_validation=True,
-                         **kw)
+        super().__init__(template_name="lab", sanitize_html=True, skip_svg_encoding=False,
+                         optimistic_validation=True, **kw)
         self._styles, self._markdown, self._highlighters = {}, {}, {}
 
     def default_filters(self):
         for name, fn in super().default_filters():
-            yield name, _memo(fn) if name == "clean_html" else fn
+            yield name, _memo(clean_html_filter(fn)) if name == "clean_html" else fn
 
     @pass_context
     def markdown2html(self, context, source):
-        if context.get("cell", {}).get("attachments"):
-            return super().markdown2html(context, source)
-        return _cached(self._markdown, source,
-                       lambda: super(FeedbackExporter, self).markdown2html(context, source))
+        if "attachment:" not in source:   # then the cell's attachments play no part
+            return _cached(self._markdown, source,
+                           lambda: super(FeedbackExporter, self).markdown2html(context, source))
+        attachments = context.get("cell", {}).get("attachments") or {}
+        return super().markdown2html({"cell": {"attachments": Attachments(attachments)},
+                                      "resources": context.get("resources", {})}, source)
 
     def _init_resources(self, resources):
         resources = super()._init_resources(resources)
         for key in ("include_css", "include_lab_theme"):
             resources[key] = self._once(key, resources[key])
+        # whatever the configuration says: bleach on, SVG only ever as an <img> data URI
+        resources["should_sanitize_html"], resources["should_not_encode_svg"] = True, False
         return resources
 
     def _once(self, key, fn):
@@ -83,6 +95,7 @@ class FeedbackExporter(HTMLExporter):
 
     def from_notebook_node(self, nb, resources=None, **kw):
         # HTMLExporter.from_notebook_node without its BeautifulSoup pass (see the class doc)
+        nb = safe_notebook(nb)
         info = nb.metadata.get("language_info", {})
         lexer = info.get("pygments_lexer", info.get("name"))
         if lexer not in self._highlighters:

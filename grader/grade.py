@@ -249,6 +249,10 @@ def graded_notebook(base, release_nb, master, result):
     """
     release_tests = {course.nbgrader_meta(c).get("grade_id"): c
                      for c in release_nb.cells if course.is_test_cell(c)}
+    # an answer cell carries the release's nbgrader metadata, never the learner's: a
+    # learner's "grade": true or "points": 100 must not make it a graded cell
+    release_meta = {course.nbgrader_meta(c).get("grade_id"): course.nbgrader_meta(c)
+                    for c in release_nb.cells if course.nbgrader_meta(c).get("grade_id")}
     verdicts = {t["grade_id"]: t for t in result.tests}
     after = {}
     for t in master.tests:
@@ -267,10 +271,15 @@ def graded_notebook(base, release_nb, master, result):
         if gid in release_tests or course.is_test_cell(cell):
             place(gid)
             continue
-        if gid is not None and (gid not in master.solution_ids or gid in kept):
+        if gid is not None and (gid not in master.solution_ids or gid in kept
+                                or gid not in release_meta):
             # an unknown or repeated id would derail nbgrader's bookkeeping: plain cell
             cell.metadata.pop("nbgrader", None)
             gid = None
+        elif gid is not None:
+            cell.metadata["nbgrader"] = copy.deepcopy(release_meta[gid])
+        else:
+            cell.metadata.pop("nbgrader", None)
         kept.add(gid)
         cells.append(cell)
         for tid in after.get(gid, []) if gid else []:

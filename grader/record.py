@@ -75,6 +75,9 @@ class Writer:
     def __exit__(self, *exc):
         self.gb.close()
 
+    def rollback(self):
+        self.gb.db.rollback()
+
     def record(self, result):
         """Write one notebook's result; safe to repeat (update or create everywhere)."""
         self.gb.update_or_create_student(result["student"])

@@ -84,13 +84,16 @@ class KernelSession:
         self.learner_started = False   # True once a learner cell was sent to the kernel
 
     def __enter__(self):
-        self.deadline = time.monotonic() + self.limits.timeout
+        self.deadline = time.monotonic() + 3600   # start-up: not the learner's time
         self._ctx = self.client.setup_kernel()
         try:
             self._ctx.__enter__()
         except BaseException:
             self._end()
             raise
+        # the budget starts once the kernel is ready: a launcher still importing torch
+        # for its first kernel must not eat the first student's time
+        self.deadline = time.monotonic() + self.limits.timeout
         return self
 
     def __exit__(self, *exc):

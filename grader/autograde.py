@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import collect, confine, course, record, report
+from . import collect, confine, course, privileges, record, report
 from .feedback import render_feedback, write_feedback
 from .session import Limits
 
@@ -132,19 +132,22 @@ def check_confinement(unconfined, log):
 
 def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=None,
               db_url=None, regrade=False, log=print, memory_mb=2048, dask=None,
-              unconfined=False, dask_security=None):
+              unconfined=False, dask_security=None, grader_user=None):
     check_confinement(unconfined, log)
     check_db_url(db_url)
-    out_dir = Path(out_dir)
+    ident = privileges.grader_identity(grader_user)
+    out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(out_dir, 0o700)   # gradebook and results: no kernel (another user id) may look in
     submissions = Path(submissions)
-    if submissions.is_file() and submissions.suffix.lower() == ".zip":
-        submissions = _from_zip(submissions, out_dir, log)
-    if not submissions.is_dir():
-        raise SystemExit(f"--submissions {submissions} is not a folder or a .zip")
     workers = workers or os.cpu_count() or 1
     with Lock(out_dir):
+        if ident is not None:
+            privileges.prepare(ident, out_dir, submissions)
+        if submissions.is_file() and submissions.suffix.lower() == ".zip":
+            submissions = Path(privileges.run_as(ident, _from_zip, submissions, out_dir, log))
+        if not submissions.is_dir():
+            raise SystemExit(f"--submissions {submissions} is not a folder or a .zip")
         masters = course.course_notebooks()
         unknown = assignment_ids and sorted(set(assignment_ids) - set(masters))
         if unknown:
@@ -153,24 +156,30 @@ def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=N
         subs = collect.collect(submissions, masters, assignment_ids)
         scope = sorted({s.assignment for s in subs})
         db_url = db_url or record.sqlite_url(out_dir / "gradebook.db")
-        # nbgrader takes seconds to set up the gradebook: a thread does it while the
-        # workers start and grade; the first record waits for it
-        prep_pool = cf.ThreadPoolExecutor(max_workers=1)
-        prepared = prep_pool.submit(record.prepare_gradebook, db_url, scope)
-
-        results, todo = {}, []
+        # saved results are learner data: read without root, here and below
+        uncached = {tuple(k) for k in privileges.run_as(ident, _uncached, out_dir, subs, regrade)}
+        todo = [s for s in subs if s.key in uncached]
+        limits = Limits(timeout, memory_mb, confined=not unconfined)
+        pool = _start_workers(min(workers, len(todo)), limits, ident) if todo and not dask else None
+        privileges.drop(ident)   # from here on nothing runs as root but the launchers
+        results = {}
         for sub in subs:
-            saved = None if regrade else _cached(out_dir, sub)
+            saved = None if sub.key in uncached else _cached(out_dir, sub)
             if saved is not None:
                 results[sub.key] = saved
-            else:
+            elif sub.key not in uncached:   # removed since we looked: grade it after all
                 todo.append(sub)
-        limits = Limits(timeout, memory_mb, confined=not unconfined)
+        if todo and pool is None and not dask:
+            pool = _start_workers(min(workers, len(todo)), limits, None)
+        # nbgrader takes seconds to set up the gradebook: a thread does it while the
+        # workers grade; the first record waits for it
+        prep_pool = cf.ThreadPoolExecutor(max_workers=1)
+        prepared = prep_pool.submit(record.prepare_gradebook, db_url, scope)
         log(f"grading {len(todo)} notebooks ({len(results)} already graded) "
             f"with {workers} workers, {timeout:g} s each")
         start = time.monotonic()
-        graded = _run(todo, workers, limits, dask, dask_security)
-        next(graded)   # the workers have their notebooks and are starting
+        graded = _run(pool, todo, limits, dask, dask_security)
+        next(graded)   # the workers have their notebooks
         try:
             prepared.result()
         except Exception as exc:
@@ -230,6 +239,11 @@ def _root_cause(exc):
     return f"{type(exc).__name__}: {first_line}"
 
 
+def _uncached(out_dir, subs, regrade):
+    """Keys of the submissions whose saved result cannot be reused."""
+    return [list(s.key) for s in subs if regrade or _cached(out_dir, s) is None]
+
+
 def _from_zip(zip_path, out_dir, log):
     """An LMS download, unpacked once into ``out_dir/submissions`` in nbgrader's layout."""
     from . import unzip
@@ -246,7 +260,7 @@ def _from_zip(zip_path, out_dir, log):
         os.replace(tmp, target)
         for note in notes:
             log(f"note: {note}")
-    return target
+    return str(target)
 
 
 def progress_bar(total):
@@ -267,7 +281,24 @@ def _class_report(out_dir, table, results, log):
         log(f"warning: the class report could not be written ({type(exc).__name__}: {exc})")
 
 
-def _run(todo, workers, limits, dask=None, dask_security=None):
+def _start_workers(n, limits, ident):
+    """Local worker processes, each with its launcher started (as root, when we are) and
+    then its own rights dropped; all of them exist before the main process drops."""
+    ctx = multiprocessing.get_context("spawn")
+    # the pool's semaphores belong to the grader identity, which removes them at the end
+    with privileges.effective(ident):
+        pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_start_worker,
+                                      initargs=(limits.confined, ident))
+    for future in [pool.submit(_ready) for _ in range(n)]:   # each submit spawns a worker
+        future.result()
+    return pool
+
+
+def _ready():
+    return os.getpid()
+
+
+def _run(pool, todo, limits, dask=None, dask_security=None):
     """Yields None once the work is submitted, then ``(submission, result)`` pairs."""
     if not todo:
         yield None
@@ -281,9 +312,7 @@ def _run(todo, workers, limits, dask=None, dask_security=None):
     if dask:
         yield from _run_dask(todo, limits, dask, dask_security)
         return
-    ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
-                                initializer=_start_worker, initargs=(limits.confined,)) as pool:
+    with pool:
         futures = {pool.submit(grade_one, sub, limits): sub for sub in todo}
         try:
             yield None
@@ -298,12 +327,13 @@ def _run(todo, workers, limits, dask=None, dask_security=None):
                 future.cancel()
 
 
-def _start_worker(confined):
-    """A new local worker starts its launcher at once, so that torch loads in the launcher
-    while the worker itself imports the grader."""
+def _start_worker(confined, ident):
+    """A new local worker starts its launcher at once (torch loads there while the worker
+    imports the grader), then gives up root if it had it."""
     from .launch import Launcher
 
     Launcher.get(confined)
+    privileges.drop(ident)
 
 
 def dask_security(ca=None, cert=None, key=None):
@@ -338,7 +368,8 @@ def main(args):
                       args.assignment or None, args.db_url, args.regrade,
                       memory_mb=args.memory_mb, dask=args.dask, unconfined=args.unconfined,
                       dask_security=dask_security(args.dask_tls_ca, args.dask_tls_cert,
-                                                  args.dask_tls_key))
+                                                  args.dask_tls_key),
+                      grader_user=args.grader_user)
     print(report.grade_table(table))
     print(report.summary(table))
     print(f"wrote {Path(args.out) / 'grades.csv'}, {Path(args.out) / 'gradebook.db'}, "

@@ -26,6 +26,10 @@ def parser():
     auto.add_argument("--unconfined", action="store_true",
                       help="grade where kernels cannot be confined (no Landlock/seccomp): learner "
                            "code then has this account's rights; grades.csv and the report say so")
+    auto.add_argument("--grader-user", metavar="USER",
+                      help="started as root: the unprivileged user that reads submissions and "
+                           "writes --out (default: the sudo user, else nobody); only the kernel "
+                           "launchers keep root")
     auto.add_argument("--dask-tls-ca", metavar="FILE", help="CA certificate for --dask tls://")
     auto.add_argument("--dask-tls-cert", metavar="FILE", help="this client's TLS certificate")
     auto.add_argument("--dask-tls-key", metavar="FILE", help="this client's TLS key")

@@ -318,3 +318,42 @@ def test_injected_kernel_deaths_are_retried(tmp_path):
         assert grades[("ok", A)]["retries"] == "0"
     row = results["always"][0][("always", A)]
     assert row["status"] == "error" and "before the learner's first cell" in row["detail"], row
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a grader started as root has rights to drop")
+def test_started_as_root_only_the_launchers_keep_root(tmp_path):
+    """While notebooks are graded, the main process and the workers (which read submissions,
+    kernel replies, outputs and write every file) run as the unprivileged grader identity
+    with no saved root; only the launchers are root, and ``--out`` belongs to the grader."""
+    import psutil
+
+    subs = tmp_path / "subs"
+    save(subs, "slow", insert_after(notebook(), None, "import time\ntime.sleep(30)"))
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "autograde", "--submissions", subs,
+                             "--out", tmp_path / "out", "--assignment", A, "--workers", "1",
+                             "--timeout", "15"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    seen = {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+            for p in tree:
+                cmd = " ".join(p.cmdline())
+                role = ("launcher" if "launcher.py" in cmd else "worker" if "spawn_main" in cmd
+                        else "main" if p.pid == proc.pid else "other")
+                if role in ("launcher", "worker", "main") and len(tree) > 3:
+                    seen.setdefault(role, tuple(p.uids()))
+                elif role == "other":   # multiprocessing's resource tracker, kernels
+                    assert 0 not in p.uids(), (cmd, p.uids())
+        except psutil.Error:
+            pass
+        if {"launcher", "worker", "main"} <= seen.keys():
+            break
+        time.sleep(0.2)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    assert seen.get("launcher") == (0, 0, 0), seen
+    for role in ("main", "worker"):
+        assert seen.get(role) and 0 not in seen[role], seen
+    assert (tmp_path / "out" / "grades.csv").stat().st_uid != 0

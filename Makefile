@@ -1,10 +1,15 @@
 # The two commands of the README:
 #   make demo   set up, release the course, autograde a synthetic cohort, print the grades
-#   make test   set up and run the test suite
+#   make test   set up and run the test suite; PYTEST_ARGS picks a part of it or adds options,
+#               e.g. make test PYTEST_ARGS="tests/test_scale.py -x"
+# Only `make test` runs scripts/system-deps.sh (PostgreSQL and Chromium, for the scale and
+# browser tests; it installs them as root, and as another user only says what is missing):
+# `make demo` needs neither.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEMO := demo
+PYTEST_ARGS ?=
 
 .PHONY: setup demo test release clean
 
@@ -25,7 +30,7 @@ demo: release
 
 test: setup
 	bash scripts/system-deps.sh
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(DEMO) .pytest_cache

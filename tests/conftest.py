@@ -14,6 +14,14 @@ from cohort.submissions import answers_for, fill, write
 ROOT = course.ROOT
 
 
+def system_dep_missing(what, package):
+    """Why a test that needs a Debian package skips, with the command that installs it (as
+    root: ``scripts/system-deps.sh`` installs every such package; ``make test`` runs it, and
+    as another user it only reports them missing)."""
+    return (f"{what} is not installed. Install it as root: `sudo bash scripts/system-deps.sh` "
+            f"(or `sudo apt-get install -y --no-install-recommends {package}`)")
+
+
 def run_cli(*args, timeout=900):
     """``python -m grader ...`` in a subprocess, as an instructor runs it."""
     proc = subprocess.run([sys.executable, "-m", "grader", *map(str, args)], cwd=ROOT,

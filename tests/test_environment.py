@@ -47,4 +47,6 @@ def test_ci_runs_the_readme_test_command():
     commands = re.findall(r"^\s*(make \w+)\s*$", readme, re.M)
     assert "make demo" in commands and "make test" in commands
     ci = (ROOT / ".ci" / "run").read_text()
-    assert re.search(r"^make test\s*$", ci, re.M)
+    assert re.search(r"^if ! make test; then\s*$", ci, re.M)   # as root, as the README says
+    # and again as an ordinary user, on a copy that user owns
+    assert re.search(r"scripts/as-user\.sh .* -- make test ", ci)

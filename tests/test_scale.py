@@ -2,6 +2,7 @@
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from cohort.submissions import answers_for, fill, write
 from cohort.mistakes import catalogue
 from grader import course
-from conftest import ROOT, read_grades, run_cli
+from conftest import ROOT, read_grades, run_cli, system_dep_missing
 
 DASK = str(Path(sys.executable).parent / "dask")
 
@@ -26,35 +27,104 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _postgres_bin():
+    """The folder of PostgreSQL's server programs: ``$GRU_PG_BIN`` when set (a test of the
+    skip can point it at nothing), else Debian's newest, else the one ``initdb`` is in."""
+    if "GRU_PG_BIN" in os.environ:
+        candidates = [os.environ["GRU_PG_BIN"]]
+    else:
+        candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                            key=lambda d: [int(p) if p.isdigit() else 0
+                                           for p in Path(d).parent.name.split(".")],
+                            reverse=True)
+        if shutil.which("initdb"):
+            candidates.append(str(Path(shutil.which("initdb")).resolve().parent))
+    for folder in map(Path, candidates):
+        if all(os.access(folder / p, os.X_OK) for p in ("initdb", "pg_ctl", "postgres")):
+            return folder
+    return None
+
+
+def _server_account():
+    """Who runs the server: this user; or, for root (PostgreSQL refuses to run as root),
+    Debian's ``postgres`` account, else ``nobody``."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            pass
+    pytest.skip("running as root and there is neither a postgres nor a nobody account to run "
+                "PostgreSQL as (it refuses to run as root)")
+
+
 @pytest.fixture(scope="module")
 def postgres_url():
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not bins:
-        pytest.skip("PostgreSQL is not installed (scripts/system-deps.sh installs it as root)")
-    try:
-        user = pwd.getpwnam("postgres")
-    except KeyError:
-        pytest.skip("no postgres user")
-    base = Path(tempfile.mkdtemp(prefix="gru-pg-"))
-    os.chmod(base, 0o755)
-    data, sock = base / "data", base / "sock"
-    for d in (data, sock):
-        d.mkdir()
-        os.chown(d, user.pw_uid, user.pw_gid)
+    """A private PostgreSQL server for this module, whoever runs the tests: its own cluster in
+    a temporary folder, listening on a loopback port (and on a socket in that folder only),
+    with a random password that clients find in ``PGPASSWORD`` (this process's environment,
+    inherited by the grader whatever identity it drops to; kernels get an allowlisted
+    environment without it): not in the URL, not on any command line, not in a file that the
+    grader would have to be able to read. As root the server runs as an unprivileged account."""
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip(system_dep_missing("PostgreSQL", "postgresql"))
+    account = _server_account()
+    if account is None:
+        as_server, server_env = [], dict(os.environ)
+    else:
+        as_server = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}",
+                     "--clear-groups", "--"]
+        server_env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+    def server(*cmd, check=True):
+        proc = subprocess.run(as_server + [str(bindir / cmd[0]), *map(str, cmd[1:])], cwd=base,
+                              env=server_env, capture_output=True, text=True, timeout=120)
+        if check and proc.returncode:
+            log = run / "log"
+            pytest.fail(f"{cmd[0]} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+                        + (f"\nserver log:\n{log.read_text()[-3000:]}" if log.exists() else ""))
+        return proc
+
+    # base/ (0711) holds data/ and run/ (the server's, 0700: cluster, socket, log, and the
+    # password file for initdb until initdb has read it)
+    base = Path(tempfile.mkdtemp(prefix="gru-pg-", dir="/tmp" if account else None))
+    os.chmod(base, 0o711)
+    data, run = base / "data", base / "run"
+    password = secrets.token_hex(16)
+    for d in (data, run):
+        d.mkdir(mode=0o700)
+    pwfile = run / "pwfile"
+    pwfile.write_text(password + "\n")
+    pwfile.chmod(0o600)
+    if account is not None:
+        for p in (data, run, pwfile):
+            os.chown(p, account.pw_uid, account.pw_gid)
     port = _free_port()
-    as_pg = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(as_pg + [f"{bins[-1]}/initdb", "-D", str(data), "-A", "trust", "-U", "postgres",
-                            "--no-sync"], check=True, capture_output=True)
-    subprocess.run(as_pg + [f"{bins[-1]}/pg_ctl", "-D", str(data), "-w", "-l", str(sock / "log"),
-                            "-o", f"-h 127.0.0.1 -p {port} -k {sock} -c fsync=off", "start"],
-                   check=True, capture_output=True)
+    started = False
     try:
-        subprocess.run(as_pg + ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                                "-c", "CREATE DATABASE gradebook"], check=True, capture_output=True)
-        yield f"postgresql://postgres@127.0.0.1:{port}/gradebook"
+        server("initdb", "-D", data, "-U", "postgres", "--auth=scram-sha-256",
+               f"--pwfile={pwfile}", "--locale=C", "--encoding=UTF8", "--no-sync")
+        pwfile.unlink()
+        with open(data / "postgresql.conf", "a") as conf:
+            conf.write(f"\nlisten_addresses = '127.0.0.1'\nport = {port}\n"
+                       f"unix_socket_directories = '{run}'\nfsync = off\n"
+                       "synchronous_commit = off\nfull_page_writes = off\n")
+        server("pg_ctl", "-D", data, "-w", "-t", "60", "-l", run / "log", "start")
+        started = True
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("PGPASSWORD", password)   # for this process and the grader's
+            mp.delenv("PGPASSFILE", raising=False)
+            import psycopg
+
+            with psycopg.connect(host="127.0.0.1", port=port, user="postgres",
+                                 dbname="postgres", autocommit=True) as conn:
+                conn.execute("CREATE DATABASE gradebook")
+            yield f"postgresql://postgres@127.0.0.1:{port}/gradebook"
     finally:
-        subprocess.run(as_pg + [f"{bins[-1]}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        if started:
+            server("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(base, ignore_errors=True)
 
 

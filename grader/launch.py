@@ -37,7 +37,7 @@ class LauncherDied(RuntimeError):
 class Launcher:
     """This process's launcher (``grader/launcher.py``); one per worker process."""
 
-    _instance = None
+    _instances = {}   # confined -> Launcher
 
     def __init__(self, confined=True):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -51,23 +51,10 @@ class Launcher:
 
     @classmethod
     def get(cls, confined=True):
-        old = cls._instance
-        if old is None or old.proc.poll() is not None or old.confined != confined:
-            if old is not None:
-                old.close()
-            cls._instance = cls(confined)
-        return cls._instance
-
-    def close(self):
-        self.sock.close()       # the launcher ends its kernels and exits
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-    @classmethod
-    def pid(cls):
-        return cls._instance.proc.pid if cls._instance is not None else None
+        old = cls._instances.get(confined)
+        if old is None or old.proc.poll() is not None:
+            cls._instances[confined] = cls(confined)
+        return cls._instances[confined]
 
     def ask(self, request, fds=(), timeout=120):
         self.sock.settimeout(timeout)   # the first answer waits for torch to import

@@ -102,6 +102,12 @@ def run_test(test, learner_ns, support_dir):
     return result
 
 
+def unanswered(test, exc):
+    """The test's result when the kernel could not even say which names it defines (its
+    own code broke the channel to the grader): the test fails, as learner code caused it."""
+    return TestResult(test.grade_id, test.points, message=f"{exc.name}: {exc.evalue}")
+
+
 def learner_names(source_tests):
     """The learner names these tests may need: the contract's functions and quiz answers."""
     names = set(course.LEARNER_FUNCTIONS)

@@ -277,14 +277,24 @@ def expose(paths, staging):
     for i, path in enumerate(paths):
         if any(c == path or c in path.parents for c in cover):
             point = Path(staging) / f"expose-{i}"
-            point.mkdir(parents=True, exist_ok=True)
+            _mount_point(point, path.is_dir())
             _mount(path, point, None, MS_BIND | MS_REC)
             staged.append((point, path))
     for path in sorted(cover, key=lambda p: len(p.parts)):
         _mount("tmpfs", path, "tmpfs", 0, "size=64k,mode=755")
     for point, path in staged:
-        path.mkdir(parents=True, exist_ok=True)
+        _mount_point(path, point.is_dir())
         _mount(point, path, None, MS_MOVE)
+
+
+def _mount_point(path, folder):
+    """A bind mount needs a target of the same kind: a folder for a folder, a file for a
+    file (an LMS zip given as --submissions is a file)."""
+    if folder:
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
 
 
 # ---------------------------------------------------------------- what a kernel may read

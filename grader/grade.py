@@ -12,7 +12,7 @@ import nbformat
 
 from . import check, collect, course, faults
 from .launch import KernelStartFailed, LauncherDied
-from .protocol import GradingStopped
+from .protocol import GradingStopped, LearnerError
 from .session import KernelSession, Limits
 
 RETRIES = 2   # fresh kernels for a fault that is not the learner's, before the row says error
@@ -208,7 +208,11 @@ def _run(nb, master, limits, answers, sub, attempt):
                     learner = None   # definitions may have changed
                     continue
                 if learner is None:
-                    learner = session.lookup(names)
+                    try:
+                        learner = session.lookup(names)
+                    except LearnerError as exc:   # learner code wrecked its own channel
+                        tests[item.grade_id] = check.unanswered(item, exc)
+                        continue
                 _keep_answers(answers, item, learner)
                 outcome = check.run_test(item, learner, support)
                 tests[item.grade_id] = outcome

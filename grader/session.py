@@ -152,7 +152,8 @@ class KernelSession:
             if not self._alive():
                 raise _died() from None
             raise LearnerError(name, "GradingError",
-                               "the grader could not call into the kernel (channel closed)") from None
+                               "the grader could not call into the kernel: code in the notebook "
+                               "closed the channel it uses") from None
         except ChannelError as exc:
             raise LearnerError(name, "GradingError", f"unreadable reply: {exc}") from None
         try:

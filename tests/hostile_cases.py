@@ -223,6 +223,16 @@ def _relabel():
     return nb
 
 
+CLOSE_PIPES = """
+import os
+for fd in range(3, 1024):
+    try:
+        if os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
+            os.close(fd)
+    except OSError:
+        pass
+"""
+
 CASES = [
     # runaway code
     Case("loop-in-cell", "an infinite loop in the last cell", simple(
@@ -265,6 +275,8 @@ CASES = [
     Case("segfault", "reset_gate reads address 0 with ctypes",
          simple(lambda: notebook(edit=prefix_body("reset_gate", "import ctypes\nctypes.string_at(0)"))),
          {"kernel_died"}, 6),
+    Case("closes-channel", "closes every pipe the kernel holds (the grader's channel too)",
+         simple(lambda: insert_after(notebook(), "imports", CLOSE_PIPES)), {"graded"}, 0),
     # cheating
     Case("patched-comparisons", "patches np.allclose, assert_allclose and builtins, "
          "with z and 1 - z swapped", simple(lambda: insert_after(

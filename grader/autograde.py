@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import collect, confine, course, privileges, record, report
+from . import collect, confine, course, defaults, privileges, record, report
 from .feedback import render_feedback, write_feedback
 from .session import Limits
 
@@ -87,24 +87,44 @@ def _crash_result(sub, exc):
 
 
 class Lock:
-    """One autograde at a time per output folder: a second run refuses, it does not wait."""
+    """One autograde at a time per output folder: a second run refuses, it does not wait.
+
+    The lock is ``flock`` on ``OUT/.autograde.lock``, removed when the run ends (on an error
+    too) while it is still held. A run that opened the file just before it was removed and
+    locks it afterwards holds a lock on a removed file: it sees that the path no longer
+    names what it locked and starts again, so two runs never both hold the lock. A run
+    killed outright leaves the file behind; the kernel released its lock, so the next run
+    takes it."""
 
     def __init__(self, out_dir):
         self.path = Path(out_dir) / ".autograde.lock"
 
     def __enter__(self):
-        self.f = open(self.path, "w")
-        try:
-            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.f.close()
-            raise SystemExit(f"another autograde is already writing to {self.path.parent}; "
-                             "wait for it to finish (or use another --out)") from None
-        return self
+        while True:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise SystemExit(f"another autograde is already writing to {self.path.parent}; "
+                                 "wait for it to finish (or use another --out)") from None
+            try:
+                same = os.path.samestat(os.stat(self.path, follow_symlinks=False), os.fstat(fd))
+            except FileNotFoundError:
+                same = False
+            if same:
+                self.fd = fd
+                return self
+            os.close(fd)   # removed by the run that just ended: lock the new file
 
     def __exit__(self, *exc):
-        fcntl.flock(self.f, fcntl.LOCK_UN)
-        self.f.close()
+        try:
+            os.unlink(self.path)   # while still locked: see the class comment
+        except OSError:
+            pass
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
 
 
 def check_db_url(db_url):
@@ -130,8 +150,9 @@ def check_confinement(unconfined, log):
                          "on 5.13 or newer), or pass --unconfined for trusted code only.")
 
 
-def autograde(submissions, out_dir, workers=None, timeout=60.0, assignment_ids=None,
-              db_url=None, regrade=False, log=print, memory_mb=2048, dask=None,
+def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
+              assignment_ids=None, db_url=None, regrade=False, log=print,
+              memory_mb=defaults.MEMORY_MB, dask=None,
               unconfined=False, dask_security=None, grader_user=None):
     check_confinement(unconfined, log)
     check_db_url(db_url)
@@ -245,21 +266,25 @@ def _uncached(out_dir, subs, regrade):
 
 
 def _from_zip(zip_path, out_dir, log):
-    """An LMS download, unpacked once into ``out_dir/submissions`` in nbgrader's layout."""
+    """An LMS download, unpacked once into ``out_dir/submissions`` in nbgrader's layout;
+    the Canvas user ids of its file names go to ``out_dir/lms_ids.csv`` (for ``export``)."""
     from . import unzip
 
     target = out_dir / "submissions"
     notebooks = {aid: [m.name for m in ms] for aid, ms in course.course_notebooks().items()}
-    if not target.exists():
-        tmp = out_dir / "submissions.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
+    try:
+        if not target.exists():
+            tmp = out_dir / "submissions.partial"
+            shutil.rmtree(tmp, ignore_errors=True)
             notes = unzip.unpack(zip_path, tmp, notebooks)
-        except unzip.BadZip as exc:
-            raise SystemExit(str(exc)) from None
-        os.replace(tmp, target)
-        for note in notes:
-            log(f"note: {note}")
+            os.replace(tmp, target)
+            for note in notes:
+                log(f"note: {note}")
+        ids = unzip.identities(zip_path, notebooks)
+    except unzip.BadZip as exc:
+        raise SystemExit(str(exc)) from None
+    if ids:
+        unzip.write_identities(out_dir / unzip.IDS_FILE, ids)
     return str(target)
 
 

@@ -7,12 +7,17 @@
   else ``SIS Login ID``, else the name; an assignment column is matched by the Canvas
   assignment id in parentheses (``01_gates (12345)``) or by its title, and a title Canvas
   does not know becomes a new assignment with the points of the Points Possible row.
-  Without a roster, ``Student`` and ``SIS Login ID`` are the student id of the submission
-  folder (nbgrader's, usually the JupyterHub user name).
+  Submissions graded from a Canvas zip keep the Canvas user id of their file names
+  (``OUT/lms_ids.csv``), which fills ``ID``. Otherwise, without a roster, ``SIS Login ID``
+  is the student id of the submission folder (nbgrader's, usually the JupyterHub user
+  name), and ``Student`` is that id too. A row Canvas cannot match (no ``ID``, ``SIS User
+  ID`` or ``SIS Login ID``) is written, and said on stderr.
 * ``moodle``: a Moodle "Import grades: CSV file" file: one identifier column
   (``ID number``, ``Email address`` or ``Username``, chosen with ``--moodle-id``) and one
   column per grade item named after the assignment; Moodle asks which column identifies
-  the user and which grade item each column feeds.
+  the user and which grade item each column feeds. Without a roster the identifier is the
+  student id; ``--moodle-id email`` needs a roster with an ``email`` column (submissions
+  carry no email address), and stops with an error without one.
 * ``nbgrader``: nbgrader's own CSV export (``CsvExportPlugin``) of the gradebook, exactly
   what ``nbgrader export --db sqlite:///DIR/gradebook.db`` writes.
 
@@ -24,6 +29,8 @@ supplies the platform's identifiers.
 import csv
 import sys
 from pathlib import Path
+
+from .unzip import IDS_FILE
 
 CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 CANVAS_POINTS_ROW = "    Points Possible"
@@ -91,26 +98,59 @@ def _students(grid, roster, log):
     return students + extra
 
 
-def canvas_rows(rows, roster=None, canvas_ids=None, blank_missing=False, log=print):
-    """The Canvas import file as a list of rows (header, Points Possible, one per learner)."""
-    roster, canvas_ids = roster or {}, canvas_ids or {}
+def _some(names, limit=10):
+    return ", ".join(names[:limit]) + (" ..." if len(names) > limit else "")
+
+
+def canvas_rows(rows, roster=None, canvas_ids=None, blank_missing=False, log=print,
+                lms_ids=None):
+    """The Canvas import file as a list of rows (header, Points Possible, one per learner).
+
+    ``lms_ids`` ({student: {"canvas_id": ...}}, from a Canvas zip) fills ``ID`` where the
+    roster does not."""
+    roster, canvas_ids, lms_ids = roster or {}, canvas_ids or {}, lms_ids or {}
     assignments, max_points, grid = table(rows)
     titles = [f"{a} ({canvas_ids[a]})" if canvas_ids.get(a) else a for a in assignments]
     out = [CANVAS_STUDENT_COLUMNS + titles,
            [CANVAS_POINTS_ROW, "", "", "", ""] + [number(max_points[a]) for a in assignments]]
+    unmatched, by_folder = [], []
     for student in _students(grid, roster, log):
-        info = roster.get(student, {})
+        info, zipped = roster.get(student, {}), lms_ids.get(student, {})
         name = info.get("sortable_name") or info.get("name") or student
-        out.append([name, info.get("canvas_id", ""), info.get("sis_user_id", ""),
-                    info.get("sis_login_id") or (student if not info else info.get("username", "")),
-                    info.get("section", "")]
+        canvas_id = info.get("canvas_id") or zipped.get("canvas_id", "")
+        if info:
+            login = info.get("sis_login_id") or info.get("username", "")
+        elif zipped:
+            login = ""   # the name in a Canvas file name is no login id; ID matches the row
+        else:
+            login = student
+            by_folder.append(student)
+        ids = [canvas_id, info.get("sis_user_id", ""), login]
+        if not any(ids):
+            unmatched.append(student)
+        out.append([name, *ids, info.get("section", "")]
                    + [_cell(grid.get(student, {}).get(a), blank_missing) for a in assignments])
+    if unmatched:
+        log(f"warning: {len(unmatched)} rows have an empty ID, SIS User ID and SIS Login ID: "
+            "Canvas matches a row by one of these columns and cannot import these "
+            f"({_some(unmatched)}); give them a canvas_id, sis_user_id or sis_login_id in "
+            "--roster")
+    if by_folder:
+        log(f"note: {len(by_folder)} rows have an empty ID, so Canvas matches them by SIS "
+            "Login ID, here the submission folder's name; that works only where it is the "
+            f"learner's Canvas login ({_some(by_folder)}), otherwise give --roster with canvas_id")
     return out
 
 
 def moodle_rows(rows, roster=None, identifier="idnumber", blank_missing=False, log=print):
     roster = roster or {}
     header, field = MOODLE_ID_COLUMNS[identifier]
+    if identifier == "email" and not any(info.get(field) for info in roster.values()):
+        raise SystemExit(
+            f"--moodle-id email: no email address to write. Submissions do not carry the "
+            f"learners' email addresses; give --roster with student_id and email columns "
+            f"({'the roster has no email' if roster else 'no --roster was given'}), or use "
+            "--moodle-id idnumber or username")
     assignments, _, grid = table(rows)
     out = [[header] + assignments]
     missing_id = []
@@ -121,8 +161,8 @@ def moodle_rows(rows, roster=None, identifier="idnumber", blank_missing=False, l
             missing_id.append(student)
         out.append([ident] + [_cell(grid.get(student, {}).get(a), blank_missing) for a in assignments])
     if missing_id:
-        log(f"warning: {len(missing_id)} learners have no {header} in the roster; Moodle "
-            "cannot match those rows: " + ", ".join(missing_id[:10]))
+        log(f"warning: {len(missing_id)} rows have an empty {header} (no {field} in the "
+            f"roster), so Moodle cannot match them: {_some(missing_id)}")
     return out
 
 
@@ -163,7 +203,8 @@ def export(out_dir, fmt, to=None, roster=None, canvas_ids=None, moodle_id="idnum
     rows = read_grades(out_dir)
     roster = read_roster(roster)
     if fmt == "canvas":
-        return write_rows(to, canvas_rows(rows, roster, canvas_ids, blank_missing, log))
+        lms_ids = read_roster(out_dir / IDS_FILE) if (out_dir / IDS_FILE).exists() else {}
+        return write_rows(to, canvas_rows(rows, roster, canvas_ids, blank_missing, log, lms_ids))
     if fmt == "moodle":
         return write_rows(to, moodle_rows(rows, roster, moodle_id, blank_missing, log))
     raise SystemExit(f"unknown format {fmt!r}")

@@ -12,7 +12,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from . import protocol
+from . import defaults, protocol
 from .channel import ChannelClosed, ChannelError, ChannelTimeout
 from .launch import ConfinedKernelManager, KernelStartFailed
 from .protocol import GradingStopped, LearnerError
@@ -23,8 +23,8 @@ MAX_CELL_OUTPUT = 200_000      # characters of text kept per cell, for the grade
 @dataclass(frozen=True)
 class Limits:
     """Per-notebook limits."""
-    timeout: float = 60.0
-    memory_mb: int = 2048
+    timeout: float = defaults.TIMEOUT_S
+    memory_mb: int = defaults.MEMORY_MB
     nproc: int = 128
     confined: bool = field(default=True)
 

@@ -9,7 +9,14 @@ Understood, inside the zip (optionally under one top folder):
 
 A notebook is matched to the course by its file name. Nothing is extracted outside the
 target folder, links are skipped, and sizes are capped (a zip bomb is refused, not grown).
+
+A Canvas file name carries the learner's Canvas user id (``userid``, the number Canvas'
+gradebook import matches in its ``ID`` column). The student folder is ``login_userid``;
+``identities`` gives {student: {"canvas_id": userid, "name": login}} for the export, which
+``write_identities`` keeps next to the grades (``lms_ids.csv``).
 """
+import csv
+import os
 import re
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -50,26 +57,33 @@ def _notebook_of(filename, notebooks):
     return None
 
 
+def _open(zip_path):
+    try:
+        return zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BadZip(f"{zip_path} is not a readable zip ({exc})") from None
+
+
+def _notebook_members(zf, notebooks):
+    """(member, parts inside the zip, destination or None) of every notebook in the zip."""
+    members = list(_safe_members(zf))
+    parts = [p.parts for _, p in members]
+    # one common top folder (how zips of a folder are made) is not a student
+    if parts and all(len(p) > 1 for p in parts) and len({p[0] for p in parts}) == 1 \
+            and not any(len(p) == 3 and p[1] in notebooks for p in parts):
+        parts = [p[1:] for p in parts]
+    for (info, _), p in zip(members, parts):
+        if p[-1].endswith(".ipynb"):
+            yield info, p, _place(p, notebooks)
+
+
 def unpack(zip_path, target, notebooks):
     """Lay the zip out under ``target``; ``notebooks`` is {assignment: [notebook stems]}.
     Returns a list of notes about files it could not place."""
     target = Path(target)
     notes = []
-    try:
-        zf = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise BadZip(f"{zip_path} is not a readable zip ({exc})") from None
-    with zf:
-        members = list(_safe_members(zf))
-        parts = [p.parts for _, p in members]
-        # one common top folder (how zips of a folder are made) is not a student
-        if parts and all(len(p) > 1 for p in parts) and len({p[0] for p in parts}) == 1 \
-                and not any(len(p) == 3 and p[1] in notebooks for p in parts):
-            parts = [p[1:] for p in parts]
-        for (info, _), p in zip(members, parts):
-            if not p[-1].endswith(".ipynb"):
-                continue
-            dest = _place(p, notebooks)
+    with _open(zip_path) as zf:
+        for info, p, dest in _notebook_members(zf, notebooks):
             if dest is None:
                 notes.append(f"could not tell whose or which notebook {'/'.join(p)} is")
                 continue
@@ -98,6 +112,35 @@ def _place(parts, notebooks):
         if m:
             return _clean(f"{m['login']}_{m['uid']}"), aid, name + ".ipynb"
     return None
+
+
+def identities(zip_path, notebooks):
+    """{student folder: {"canvas_id": Canvas user id, "name": the name in the file name}}
+    for the Canvas files of the zip that ``unpack`` places; empty for other layouts."""
+    ids = {}
+    with _open(zip_path) as zf:
+        for _, p, dest in _notebook_members(zf, notebooks):
+            m = CANVAS.match(p[0]) if dest is not None and len(p) == 1 else None
+            if m:
+                ids.setdefault(dest[0], {"canvas_id": m["uid"], "name": m["login"]})
+    return ids
+
+
+IDS_FILE = "lms_ids.csv"        # in the --out folder of autograde
+IDENTITY_COLUMNS = ["student_id", "canvas_id", "name"]
+
+
+def write_identities(path, ids):
+    """``ids`` as a CSV (``student_id, canvas_id, name``), replaced atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(IDENTITY_COLUMNS)
+        for student in sorted(ids):
+            writer.writerow([student] + [ids[student][c] for c in IDENTITY_COLUMNS[1:]])
+    os.replace(tmp, path)
+    return path
 
 
 def _clean(student):

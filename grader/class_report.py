@@ -21,6 +21,7 @@ import html
 import json
 import re
 import statistics
+import textwrap
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -38,7 +39,7 @@ NEEDS_LOOK = {
 # A notebook in one of these states never ran: its tests say nothing about the exercise.
 NOT_RUN = {"missing", "invalid_notebook", "wrong_assignment"}
 # the function still raises NotImplementedError, or the name was never defined
-NOT_WRITTEN = re.compile(r"raised NotImplementedError\b|^name '\w+' is not defined")
+NOT_WRITTEN = re.compile(r"is not written yet|raised NotImplementedError\b|^name '\w+' is not defined")
 QUIZ_NAME = re.compile(r"\b(q(\d+)_answer)\b")
 NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 COLORS = {"passed": "#3a923a", "failed": "#d0473e", "not written": "#b8b8b8",
@@ -108,6 +109,7 @@ def scores(rows):
         out.append({
             "assignment": aid, "students": len(group), "submitted": len(submitted),
             "missing": len(group) - len(submitted),
+            "not_attempted": sum(1 for r in group if r["status"] == "not_attempted"),
             "full_marks": sum(1 for r in submitted if r["score"] == r["max_score"]),
             "needs_look": sum(1 for r in group if r["status"] in NEEDS_LOOK),
             "max_score": max(r["max_score"] for r in group),
@@ -117,12 +119,6 @@ def scores(rows):
             "max_pct": round(max(pct), 1) if pct else "",
         })
     return out
-
-
-def exercise_name(grade_id):
-    """'test-sigmoid-visible' -> ('sigmoid', 'visible')."""
-    m = re.match(r"^(?:test[-_])?(.*?)(?:[-_](visible|hidden))?$", grade_id)
-    return m.group(1) or grade_id, m.group(2) or ""
 
 
 def _hidden_ids(masters):
@@ -164,7 +160,7 @@ def exercises(results, masters=None):
     for key in sorted(order, key=lambda k: (k[0], k[1], _test_index(masters, k, order))):
         aid, nb, gid = key
         c = counts[key]
-        exercise, kind = exercise_name(gid)
+        exercise, kind = course.exercise_name(gid)
         if masters:
             kind = "hidden" if key in hidden else "visible"
         out.append({"assignment": aid, "notebook": nb, "test": gid, "exercise": exercise,
@@ -225,7 +221,7 @@ def diagnoses(results):
                 source, key = "message", NUMBER.sub("#", first)[:300]
             g = groups.setdefault((r["assignment"], source, key), {
                 "assignment": r["assignment"], "source": source, "diagnosis": key,
-                "example": first[:300], "students": set(), "tests": Counter(), "failures": 0})
+                "example": _clip(first, 300), "students": set(), "tests": Counter(), "failures": 0})
             g["students"].add(r["student"])
             g["tests"][t["grade_id"]] += 1
             g["failures"] += 1
@@ -427,7 +423,8 @@ def fig_exercises(ex_rows, folder):
     handles, names = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, names, loc="upper center", ncol=4, frameon=False,
                bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout(rect=(0, 0, 0.9, 0.98))
+    # the legend's row is 0.45 inch whatever the figure's height (one assignment: a short one)
+    fig.tight_layout(rect=(0, 0, 0.9, 1 - 0.45 / fig.get_figheight()))
     return _save(fig, folder, "exercises")
 
 
@@ -572,14 +569,18 @@ def render_html(out_dir, rows, results, review, score_rows, ex_rows, diag_rows, 
     parts.append("<h2 id='scores'>Score distribution</h2>")
     parts.append(_img(figures.get("scores"), "score histograms"))
     parts.append(_table(score_rows, ["assignment", "students", "submitted", "missing",
-                                     "full_marks", "needs_look", "max_score", "mean_pct",
-                                     "median_pct", "min_pct", "max_pct"],
-                        ["assignment", "students", "submitted", "missing", "full marks",
-                         "need a look", "max points", "mean %", "median %", "min %", "max %"],
-                        num={"students", "submitted", "missing", "full_marks", "needs_look",
-                             "max_score", "mean_pct", "median_pct", "min_pct", "max_pct"}))
+                                     "not_attempted", "full_marks", "needs_look", "max_score",
+                                     "mean_pct", "median_pct", "min_pct", "max_pct"],
+                        ["assignment", "students", "submitted", "missing", "nothing written",
+                         "full marks", "need a look", "max points", "mean %", "median %",
+                         "min %", "max %"],
+                        num={"students", "submitted", "missing", "not_attempted", "full_marks",
+                             "needs_look", "max_score", "mean_pct", "median_pct", "min_pct",
+                             "max_pct"}))
     parts.append("<p class='small muted'>Percentages are over submitted notebooks "
-                 "(missing ones are left out); the dashed line is the mean.</p>")
+                 "(missing ones are left out); the dashed line is the mean. \"Nothing "
+                 "written\": submitted with no code of the learner's own "
+                 "(status <code>not_attempted</code>, score 0).</p>")
 
     # exercises
     parts.append("<h2 id='exercises'>Success rate per test cell</h2>")
@@ -645,8 +646,8 @@ def render_html(out_dir, rows, results, review, score_rows, ex_rows, diag_rows, 
                          "answers were recorded; grade them again with --regrade to include "
                          "them.</p>")
 
-    parts.append("<p class='small muted'>Tables: scores.csv, exercises.csv, diagnoses.csv, "
-                 "needs_review.csv, quiz_items.csv, quiz_answers.csv in this folder.</p>")
+    tables = sorted(p.name for p in (Path(out_dir) / "report").glob("*.csv"))
+    parts.append(f"<p class='small muted'>Tables in this folder: {html.escape(', '.join(tables))}.</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -665,6 +666,11 @@ def _diagnosis_table(rows):
     return _table(rows, ["students", "assignment", "_html_text", "_html_who"],
                   ["learners", "assignment", "what went wrong · test cells", "who"],
                   nowrap={"assignment"}, num={"students"})
+
+
+def _clip(text, n):
+    """At most ``n`` characters, cut at a word boundary, with an ellipsis when cut."""
+    return text if len(text) <= n else textwrap.shorten(text, n, placeholder=" …")
 
 
 def _shorten(text, n):
@@ -701,11 +707,16 @@ def write_report(out_dir, rows=None, results=None, masters=None):
     _write_csv(folder / "diagnoses.csv", diag_rows,
                ["assignment", "source", "diagnosis", "meaning", "example", "students", "failures",
                 "tests", "student_ids"])
-    _write_csv(folder / "quiz_items.csv", option_rows,
-               ["assignment", "question", "option", "text", "in_key", "chosen", "answered", "share"])
-    _write_csv(folder / "quiz_answers.csv", question_rows,
-               ["assignment", "question", "title", "key", "answered", "fully_right", "not_a_set",
-                "common_wrong_answers"])
+    if question_rows:
+        _write_csv(folder / "quiz_items.csv", option_rows,
+                   ["assignment", "question", "option", "text", "in_key", "chosen", "answered",
+                    "share"])
+        _write_csv(folder / "quiz_answers.csv", question_rows,
+                   ["assignment", "question", "title", "key", "answered", "fully_right",
+                    "not_a_set", "common_wrong_answers"])
+    else:   # no quiz graded in this run: no quiz tables (nor an older run's)
+        for name in ("quiz_items.csv", "quiz_answers.csv"):
+            (folder / name).unlink(missing_ok=True)
 
     figures = {"scores": fig_scores(rows, figs), "exercises": fig_exercises(ex_rows, figs)}
     for aid in sorted({q["assignment"] for q in question_rows}):

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 RELEASE = ROOT / "notebooks"
 
-# The names learners define (shared/course-contract.md); only these cross from the
+# The names learners define (docs/notation.md); only these cross from the
 # kernel into the grader, everything else a test uses comes from the grader side.
 LEARNER_FUNCTIONS = (
     "sigmoid", "update_gate", "reset_gate", "candidate_state", "gru_cell_forward",
@@ -39,6 +39,7 @@ class TestCell:
     points: float
     source: str          # with hidden tests: runs in the grader only
     anchor: str | None   # grade_id of the nearest graded/solution cell before it
+    exercise: str | None = None   # grade_id of the nearest answer cell before it
 
 
 @dataclass
@@ -70,12 +71,14 @@ def master_notebooks(assignment, solutions=SOLUTIONS):
     for path in sorted((Path(solutions) / assignment).glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         master = MasterNotebook(assignment, path.stem, path)
-        anchor = None
+        anchor = exercise = None
         for cell in nb.cells:
             meta = nbgrader_meta(cell)
             if is_test_cell(cell):
                 master.tests.append(TestCell(meta["grade_id"], float(meta.get("points", 0)),
-                                             cell.source, anchor))
+                                             cell.source, anchor, exercise))
+            if meta.get("solution"):
+                exercise = meta["grade_id"]
             if meta.get("grade_id"):
                 anchor = meta["grade_id"]
                 master.grade_ids.add(anchor)
@@ -89,3 +92,31 @@ def master_notebooks(assignment, solutions=SOLUTIONS):
 def course_notebooks(solutions=SOLUTIONS):
     """{assignment: [MasterNotebook]}, parsed once per process (grading reads it per notebook)."""
     return {a: master_notebooks(a, solutions) for a in assignments(solutions)}
+
+
+def test_label(assignment, notebook, grade_id):
+    """What a reader calls a test: 'update_gate · visible tests' for 'test-update-visible'."""
+    masters = {m.name: m for m in course_notebooks().get(assignment, [])}
+    test = next((t for t in getattr(masters.get(notebook), "tests", []) if t.grade_id == grade_id), None)
+    name, kind = exercise_name(grade_id)
+    if test is not None and test.exercise:
+        name = test.exercise
+    return f"{name} · {kind} tests" if kind else name
+
+
+def exercise_name(grade_id):
+    """'test-sigmoid-visible' -> ('sigmoid', 'visible')."""
+    m = re.match(r"^(?:test[-_])?(.*?)(?:[-_](visible|hidden))?$", grade_id)
+    return m.group(1) or grade_id, m.group(2) or ""
+
+
+@functools.lru_cache(maxsize=None)
+def markdown_sources(solutions=SOLUTIONS, release=RELEASE):
+    """Every Markdown cell's text in the masters and the release: the course's own words,
+    which a feedback page renders as written (anything else is sanitized)."""
+    texts = set()
+    for folder in (Path(solutions), Path(release)):
+        for path in folder.glob("*/*.ipynb"):
+            nb = nbformat.read(path, as_version=4)
+            texts.update(c.source for c in nb.cells if c.cell_type == "markdown")
+    return frozenset(texts)

@@ -13,20 +13,40 @@ from jinja2 import pass_context
 from nbconvert import HTMLExporter
 from nbconvert.exporters.templateexporter import TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.markdown_mistune import MarkdownWithMath
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
-from .safe_outputs import Attachments, clean_html_filter, safe_notebook
+from . import course
+from .mathml import MathMLRenderer
+from .safe_outputs import Attachments, clean_html, safe_notebook
+
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATUS_WORDS = {
+    "graded": "graded", "not_attempted": "nothing written yet", "timeout": "stopped at the time limit",
+    "memory_limit": "stopped at the memory limit", "kernel_died": "the notebook's Python process died",
+    "error": "the grader failed on this notebook (not your fault)", "missing": "not submitted",
+    "invalid_notebook": "not a readable notebook", "wrong_assignment": "another assignment's notebook",
+}
+
+
+def what_went_wrong(test):
+    if test["passed"]:
+        return "passed"
+    return test["message"] or "failed"
 
 
 def summary_text(result):
     lines = [f"{result['student']} · {result['assignment']}/{result['notebook']}.ipynb",
-             f"score {result['score']:g} / {result['max_score']:g}   status: {result['status']}"]
+             f"score {result['score']:g} / {result['max_score']:g}   "
+             f"status: {STATUS_WORDS.get(result['status'], result['status'])}"]
     if result["detail"]:
         lines.append(f"note: {result['detail']}")
     lines.append("")
     for t in result["tests"]:
         mark = "✓" if t["passed"] else "✗"
-        lines.append(f"{mark} {t['grade_id']}: {t['points']:g}/{t['max_points']:g}")
+        label = course.test_label(result["assignment"], result["notebook"], t["grade_id"])
+        lines.append(f"{mark} {label}: {t['points']:g}/{t['max_points']:g}")
         if not t["passed"] and t["message"]:
             lines.extend("    " + line for line in t["message"].splitlines()[:8])
     return "\n".join(lines) + "\n"
@@ -34,16 +54,26 @@ def summary_text(result):
 
 def _banner(result):
     rows = "".join(
-        f"<tr><td>{'✓' if t['passed'] else '✗'}</td><td>{html.escape(t['grade_id'])}</td>"
-        f"<td>{t['points']:g} / {t['max_points']:g}</td>"
-        f"<td><pre>{html.escape(t['message'])}</pre></td></tr>" for t in result["tests"])
-    note = f"<p><b>Note:</b> {html.escape(result['detail'])}</p>" if result["detail"] else ""
-    return (f"<div class='gru-feedback' style='font-family:sans-serif;margin:1em'>"
-            f"<h2>{html.escape(result['assignment'])} · {html.escape(result['notebook'])}</h2>"
-            f"<p><b>Score: {result['score']:g} / {result['max_score']:g}</b> "
-            f"(status: {html.escape(result['status'])})</p>{note}"
-            f"<table border='1' cellpadding='4' style='border-collapse:collapse'>"
-            f"<tr><th></th><th>test</th><th>points</th><th>what went wrong</th></tr>{rows}</table></div>")
+        f"<tr class='{'pass' if t['passed'] else 'fail'}'>"
+        f"<td class='mark'>{'✓' if t['passed'] else '✗'}</td>"
+        f"<td class='test' title='{html.escape(t['grade_id'], quote=True)}'>"
+        f"{html.escape(course.test_label(result['assignment'], result['notebook'], t['grade_id']))}</td>"
+        f"<td class='points'>{t['points']:g} / {t['max_points']:g}</td>"
+        f"<td class='why'><pre>{html.escape(what_went_wrong(t))}</pre></td></tr>"
+        for t in result["tests"])
+    note = f"<p class='note'>{html.escape(result['detail'])}</p>" if result["detail"] else ""
+    status = STATUS_WORDS.get(result["status"], result["status"])
+    return (f"<section class='gru-feedback' aria-label='grading summary'>"
+            f"<h1>{html.escape(result['assignment'])} · {html.escape(result['notebook'])}</h1>"
+            f"<p class='score'><b>Score: {result['score']:g} / {result['max_score']:g}</b> "
+            f"<span class='status status-{html.escape(result['status'], quote=True)}'>"
+            f"{html.escape(status)}</span></p>{note}"
+            f"<table><colgroup><col class='c-mark'><col class='c-test'><col class='c-points'>"
+            f"<col class='c-why'></colgroup>"
+            f"<thead><tr><th></th><th>exercise</th><th>points</th><th>what went wrong</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table>"
+            f"<p class='hint'>Your notebook follows, with each test's result under the test "
+            f"cell. Hidden tests show only their message.</p></section>")
 
 
 class FeedbackExporter(HTMLExporter):
@@ -65,22 +95,31 @@ class FeedbackExporter(HTMLExporter):
     """
 
     def __init__(self, **kw):
-        super().__init__(template_name="lab", sanitize_html=True, skip_svg_encoding=False,
+        super().__init__(template_name="gru_feedback", extra_template_basedirs=[str(TEMPLATES)],
+                         sanitize_html=True, skip_svg_encoding=False,
                          optimistic_validation=True, **kw)
+        self._course_text = course.markdown_sources()
         self._styles, self._markdown, self._highlighters = {}, {}, {}
 
     def default_filters(self):
         for name, fn in super().default_filters():
-            yield name, _memo(clean_html_filter(fn)) if name == "clean_html" else fn
+            yield name, _memo(clean_html) if name == "clean_html" else fn
+        yield "course_text", lambda source: source in self._course_text
 
     @pass_context
     def markdown2html(self, context, source):
         if "attachment:" not in source:   # then the cell's attachments play no part
-            return _cached(self._markdown, source,
-                           lambda: super(FeedbackExporter, self).markdown2html(context, source))
+            return _cached(self._markdown, source, lambda: self._markdown_html(source))
         attachments = context.get("cell", {}).get("attachments") or {}
-        return super().markdown2html({"cell": {"attachments": Attachments(attachments)},
-                                      "resources": context.get("resources", {})}, source)
+        return self._markdown_html(source, Attachments(attachments))
+
+    def _markdown_html(self, source, attachments=None):
+        """nbconvert's Markdown to HTML, with math as MathML (``grader/mathml.py``)."""
+        renderer = MathMLRenderer(escape=False, attachments={} if attachments is None else attachments,
+                                  embed_images=self.embed_images,
+                                  anchor_link_text=self.anchor_link_text,
+                                  exclude_anchor_links=self.exclude_anchor_links)
+        return MarkdownWithMath(renderer=renderer).render(source)
 
     def _init_resources(self, resources):
         resources = super()._init_resources(resources)
@@ -88,6 +127,7 @@ class FeedbackExporter(HTMLExporter):
             resources[key] = self._once(key, resources[key])
         # whatever the configuration says: bleach on, SVG only ever as an <img> data URI
         resources["should_sanitize_html"], resources["should_not_encode_svg"] = True, False
+        resources["feedback_css"] = _css()
         return resources
 
     def _once(self, key, fn):
@@ -154,6 +194,11 @@ def _accessible(page):
     body = _IMG_NO_ALT.sub('<img alt="No description has been provided for this image"', body)
     body = _FOCUSABLE.sub(r'\g<0> tabindex="0"', body)
     return head + sep + body
+
+
+@functools.lru_cache(maxsize=1)
+def _css():
+    return (TEMPLATES / "gru_feedback" / "feedback.css").read_text()
 
 
 @functools.lru_cache(maxsize=1)

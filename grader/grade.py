@@ -23,7 +23,7 @@ class NotebookResult:
     student: str
     assignment: str
     notebook: str
-    status: str                     # graded, timeout, kernel_died, missing, invalid_notebook, ...
+    status: str                     # graded, not_attempted, timeout, kernel_died, missing, ...
     detail: str = ""
     score: float = 0.0
     max_score: float = 0.0
@@ -98,6 +98,9 @@ def grade_notebook(sub, master, limits):
                 result.tampering = tampering(nb, release_nb, master)
                 base, tests = run_with_retries(nb, master, limits, result, sub)
                 _note_memory_errors(base, ordered_tests(tests, master), result, limits)
+                if result.status == "graded" and nothing_written(nb, release_nb):
+                    result.status = "not_attempted"
+                    result.detail = "nothing was written: every code cell is as released"
     for t in master.tests:
         tests.setdefault(t.grade_id, not_run(t, result.detail or result.status))
     ordered = ordered_tests(tests, master)
@@ -115,6 +118,15 @@ def grade_notebook(sub, master, limits):
 
 def ordered_tests(tests, master):
     return [tests[t.grade_id] for t in master.tests if t.grade_id in tests]
+
+
+def nothing_written(nb, release_nb):
+    """True when the submission has no code of its own: each non-blank code cell is one
+    that the release already had, word for word (a notebook opened, run and handed in)."""
+    def code(notebook):
+        return {c.source.strip() for c in notebook.cells
+                if c.cell_type == "code" and c.source.strip()}
+    return code(nb) <= code(release_nb)
 
 
 def _other_assignment(nb, master):

@@ -24,7 +24,7 @@ from .release import release
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "detail", "seconds",
                "retries", "confined"]
 STATUS_ORDER = ["error", "kernel_died", "timeout", "memory_limit", "invalid_notebook",
-                "wrong_assignment", "missing", "graded"]
+                "wrong_assignment", "missing", "not_attempted", "graded"]
 
 
 def sqlite_url(path):

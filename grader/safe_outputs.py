@@ -33,9 +33,10 @@ from the fields the template may read, each in the shape the template assumes:
   Pygments lexer name a plain token); no ``widgets`` state, so no widget loader scripts.
 
 For the notebooks a course produces (text, figures, HTML tables, errors) the result renders
-exactly as the original does, tag for tag. :func:`clean_html_filter` adds one rule to
-nbconvert's bleach pass: learner HTML may not carry the classes the template's Mermaid loader
-looks for (``jp-Mermaid``, ``mermaid``), or sanitized HTML would hand it a diagram to render.
+exactly as the original does, tag for tag. :func:`clean_html` replaces nbconvert's bleach
+pass: a wider list of tags (nbconvert's escapes ``<p>`` and headings), links and images
+checked, and learner HTML may not carry the classes a Mermaid loader looks for
+(``jp-Mermaid``, ``mermaid``).
 """
 import base64
 import binascii
@@ -45,7 +46,6 @@ import re
 import bleach
 import nbformat
 from bleach.html5lib_shim import Filter
-from nbconvert.preprocessors.sanitize import _get_default_css_sanitizer
 
 #: the output MIME types whose data may reach the page (checked in ``_bundle``)
 RENDERED = ("text/plain", "text/html", "text/markdown", "text/latex", "image/svg+xml",
@@ -353,24 +353,54 @@ class _DropReservedClasses(Filter):
             yield token
 
 
+#: what rendered Markdown and HTML outputs may contain: text structure, tables, images as
+#: data URIs, links to the web, and presentation MathML (math is converted when the page is
+#: written, ``grader/mathml.py``). nbconvert's own list lacks ``p``, headings, ``thead``
+#: and ``th``, and bleach *escapes* what it does not allow, so every Markdown cell showed
+#: its tags as text.
+MATH_TAGS = frozenset({
+    "math", "mi", "mn", "mo", "ms", "mspace", "mtext", "mrow", "mfrac", "msqrt", "mroot",
+    "mstyle", "merror", "mpadded", "mphantom", "menclose", "msub", "msup", "msubsup",
+    "munder", "mover", "munderover", "mmultiscripts", "mprescripts", "none", "mtable",
+    "mtr", "mtd", "semantics", "annotation"})
+PAGE_TAGS = MATH_TAGS | {
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div",
+    "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+    "img", "kbd", "li", "ol", "p", "pre", "s", "samp", "small", "span", "strong", "sub",
+    "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul", "var"}
+_MATH_ATTRS = ("display", "mathvariant", "stretchy", "fence", "separator", "accent",
+               "accentunder", "lspace", "rspace", "columnalign", "rowalign", "columnspacing",
+               "rowspacing", "displaystyle", "scriptlevel", "minsize", "maxsize",
+               "movablelimits", "linethickness", "width", "height", "depth", "notation",
+               "encoding", "symmetric", "largeop", "form", "xmlns")
+_IMAGE_SRC = re.compile(r"^data:image/(png|jpeg|gif|svg\+xml);base64,[A-Za-z0-9+/=\s]*$")
+_LINK = re.compile(r"^(https?://|mailto:|#)", re.I)
+
+
+def _allowed_attribute(tag, name, value):
+    if name in ("class", "id", "title"):
+        return True
+    if tag == "a":
+        return name == "href" and bool(_LINK.match(value))
+    if tag == "img":
+        return (name == "src" and bool(_IMAGE_SRC.match(value))) or name in ("alt", "width", "height")
+    if tag in ("td", "th"):
+        return name in ("align", "colspan", "rowspan")
+    if tag == "ol":
+        return name == "start"
+    return tag in MATH_TAGS and name in _MATH_ATTRS
+
+
 @functools.lru_cache(maxsize=1)
-def _reserved_cleaner():
-    # nbconvert.filters.strings.clean_html's own rules, plus the filter above
-    kwargs = {}
-    css_sanitizer = _get_default_css_sanitizer()
-    if css_sanitizer:
-        kwargs["css_sanitizer"] = css_sanitizer
-    return bleach.Cleaner(
-        tags=[*bleach.ALLOWED_TAGS, "div", "pre", "code", "span", "table", "tr", "td"],
-        attributes={**bleach.ALLOWED_ATTRIBUTES, "*": ["class", "id"]},
-        filters=[_DropReservedClasses], **kwargs)
+def page_cleaner():
+    return bleach.Cleaner(tags=PAGE_TAGS, attributes=_allowed_attribute,
+                          protocols={"http", "https", "mailto", "data"},
+                          filters=[_DropReservedClasses])
 
 
-def clean_html_filter(clean_html):
-    """nbconvert's ``clean_html`` filter, then, where the result mentions Mermaid at all,
-    the same rules again without the reserved classes (HTML that does not mention it comes
-    out exactly as nbconvert's)."""
-    def clean(element):
-        out = clean_html(element)
-        return _reserved_cleaner().clean(out) if "mermaid" in out.lower() else out
-    return clean
+def clean_html(element):
+    """The page's ``clean_html`` filter: :data:`PAGE_TAGS` kept, everything else escaped,
+    attributes by :func:`_allowed_attribute` (no ``style``, no event handlers, links to the
+    web only, images only as data URIs) and never the classes the Mermaid loader looks for."""
+    text = element.decode() if isinstance(element, bytes) else str(element)
+    return page_cleaner().clean(text)

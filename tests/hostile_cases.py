@@ -317,7 +317,7 @@ CASES = [
          simple(lambda: _edit_tests(["gates-update-flipped"])), {"graded"}, 12,
          present=("edited",)),
     Case("inflate-points", "sets every test cell's points to 100 (blank notebook)",
-         simple(lambda: _points_100()), {"graded"}, 0, present=("metadata",)),
+         simple(lambda: _points_100()), {"not_attempted"}, 0, present=("metadata",)),
     Case("relabel-grade-ids", "renames every test cell's grade id (correct code)",
          simple(lambda: _relabel()), {"graded"}, 15),
     Case("duplicated-test-cells", "every test cell twice (correct code)",

@@ -356,3 +356,66 @@ def test_feedback_page_shows_the_gate_plot(page, graded, tmp_path):
     plot.scroll_into_view_if_needed()
     loaded = plot.evaluate("i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0")
     assert loaded, "the gate plot did not decode"
+
+
+# ---------------------------------------------------------------------------------------------
+# read as text, offline: what the reader sees, not the HTML
+
+TAG_AS_TEXT = r"</?(p|h[1-6]|th|td|tr|thead|tbody|table|ul|ol|li|em|strong)\b[^>]*>"
+READING = """() => ({
+    text: document.body.innerText,
+    markdown: [...document.querySelectorAll('.jp-RenderedMarkdown')].map(e => e.innerText),
+    maths: [...document.querySelectorAll('math')].map(m => {
+        const r = m.getBoundingClientRect();
+        return {mathml: m instanceof MathMLElement, w: r.width, h: r.height};
+    }),
+    width: document.documentElement.scrollWidth,
+    rows: [...document.querySelectorAll('.gru-feedback tbody tr')].map(
+        tr => [...tr.cells].map(td => td.innerText.trim())),
+})"""
+
+
+def read_page(page, url):
+    page.goto(url)
+    return page.evaluate(READING)
+
+
+def struggling_student(graded):
+    """A graded row with failed tests (the cohort has mistakes and blank answers)."""
+    rows = [r for r in graded["grades"] if r["status"] in ("graded", "not_attempted")
+            and float(r["score"]) < float(r["max_score"])]
+    assert rows, graded["grades"]
+    return min(rows, key=lambda r: float(r["score"]))
+
+
+def test_feedback_page_reads_as_text_offline(page, graded, tmp_path):
+    """Network blocked: Markdown rendered (no tag shown as text), math rendered by the
+    browser as MathML (no TeX left), nothing wider than the window, and the summary says
+    'passed' or what went wrong in the learner's terms."""
+    for row in (correct_student(graded), struggling_student(graded)):
+        seen = read_page(page, f"{graded['url']}/feedback/{row['student_id']}/{ASSIGNMENT}/"
+                               f"{Path(NOTEBOOK).stem}.html")
+        assert not re.search(TAG_AS_TEXT, seen["text"]), re.search(TAG_AS_TEXT, seen["text"])
+        assert seen["markdown"] and not any("$" in m for m in seen["markdown"])
+        assert len(seen["maths"]) > 20
+        assert all(m["mathml"] and m["w"] > 0 and m["h"] > 0 for m in seen["maths"])
+        assert seen["width"] <= 1280, seen["width"]
+        for mark, exercise, points, why in seen["rows"]:
+            assert "\n" not in exercise, exercise          # one line, by its exercise's name
+            assert exercise.split(" · ")[0] in course.LEARNER_FUNCTIONS, exercise
+            assert (why == "passed") == (mark == "✓"), (mark, why)
+            assert "raised NotImplementedError" not in why
+        shot(page, tmp_path, f"feedback_{row['student_id']}")
+    assert any(mark == "✗" for mark, *_ in seen["rows"])    # the second page has failures
+    assert not page.external, f"a feedback page reached for the network: {page.external}"
+    assert not page.page_errors, page.page_errors
+
+
+def test_class_report_reads_as_text_offline(page, graded, tmp_path):
+    seen = read_page(page, f"{graded['url']}/report/index.html")
+    assert not re.search(TAG_AS_TEXT, seen["text"])
+    assert seen["width"] <= 1280, seen["width"]
+    for name in re.findall(r"\b[\w.]+\.csv\b", seen["text"].split("Tables in this folder:")[-1]):
+        assert (graded["out"] / "report" / name).exists(), name    # the footer lists real files
+    shot(page, tmp_path, "class_report_top")
+    assert not page.external, page.external

@@ -1,5 +1,6 @@
-"""The feedback page: the same HTML as nbconvert's own exporter, and nothing active from
-the learner reaches the instructor's browser."""
+"""The feedback page: code and outputs as nbconvert's own exporter shows them, the lesson's
+Markdown rendered with its math (offline: MathML), and nothing active from the learner
+reaches the instructor's browser."""
 import copy
 import re
 
@@ -46,15 +47,63 @@ def _normalized(page):
     return str(BeautifulSoup(page, "html.parser"))
 
 
+def _cells(page, kind):
+    return BeautifulSoup(page, "html.parser").select(f".jp-Cell.jp-{kind}Cell")
+
+
+TAG_AS_TEXT = re.compile(r"</?(p|h[1-6]|th|td|tr|thead|tbody|table|ul|ol|li|em|strong|code)\b[^>]*>")
+
+
 @pytest.mark.parametrize("aid", course.assignments())
-def test_page_equals_nbconvert_lab_export(aid):
+def test_code_and_outputs_equal_nbconvert_lab_export(aid):
+    """Code cells and their outputs are nbconvert's own, tag for tag (memoized or not)."""
     nb = _with_outputs(_release_notebook(aid))
     stock, _ = HTMLExporter(template_name="lab", sanitize_html=True).from_notebook_node(nb)
     exporter = feedback.FeedbackExporter()
     first, _ = exporter.from_notebook_node(nb)
     again, _ = exporter.from_notebook_node(nb)   # from the memoized filters
-    assert _normalized(first) == _normalized(stock)
+    ours = [_normalized(str(c)) for c in _cells(first, "Code")]
+    # stock's bleach escapes the learner's <img> (an active tag there); ours keeps an inert one
+    theirs = [_normalized(str(c)).replace(
+        f'&lt;img src=x onerror="{PAYLOAD}"&gt;',
+        '<img alt="No description has been provided for this image"/>') for c in _cells(stock, "Code")]
+    assert len(ours) == len(theirs) > 0
+    assert ours == theirs
     assert _normalized(again) == _normalized(first)
+
+
+@pytest.mark.parametrize("aid", course.assignments())
+def test_lesson_text_reads_as_text_with_math(aid):
+    """Every Markdown cell of the course renders: no tag shown as text, no TeX left (math is
+    MathML), the same words as nbconvert's rendering."""
+    nb = _release_notebook(aid)
+    page, _ = feedback.FeedbackExporter().from_notebook_node(nb)
+    stock, _ = HTMLExporter(template_name="lab", sanitize_html=True).from_notebook_node(nb)
+    cells = _cells(page, "Markdown")
+    assert len(cells) == sum(c.cell_type == "markdown" for c in nb.cells)
+    maths = 0
+    for cell in cells:
+        text = cell.get_text(" ")
+        assert not TAG_AS_TEXT.search(text), text[:300]
+        assert "$" not in text and "\\begin" not in text, text[:300]
+        assert not cell.select(".gru-tex"), cell.select(".gru-tex")   # TeX it could not read
+        maths += len(cell.select("math"))
+    assert maths > 0
+    # stock nbconvert shows the tags as text: the bug this page does not have
+    assert any(TAG_AS_TEXT.search(c.get_text(" ")) for c in _cells(stock, "Markdown"))
+
+
+def test_learner_markdown_is_sanitized_but_rendered():
+    nb = _release_notebook("01_gates")
+    nb.cells.append(nbformat.v4.new_markdown_cell(
+        "## My notes\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n$z = \\sigma(a)$ "
+        f"<img src=x onerror=\"{PAYLOAD}\"><a href=\"javascript:{PAYLOAD}\">x</a>"
+        f"<style>body{{display:none}}</style><div style=\"position:fixed\">y</div>"))
+    page, _ = feedback.FeedbackExporter().from_notebook_node(nb)
+    mine = _cells(page, "Markdown")[-1]
+    assert mine.select("h2") and mine.select("table th") and mine.select("math")
+    assert not mine.select("style, script, [style], [onerror], [href^=javascript]")
+    assert PAYLOAD not in str(mine.select("a, img"))
 
 
 def test_learner_html_and_javascript_are_inert():

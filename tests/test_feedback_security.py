@@ -460,13 +460,25 @@ def test_safe_notebook_keeps_what_a_course_notebook_shows():
     cell["metadata"]["tags"] = ["my-tag", "answer"]
     node = nbformat.from_dict(nb)
     before = copy.deepcopy(node)
-    ours, _ = feedback.FeedbackExporter().from_notebook_node(node)
-    stock, _ = HTMLExporter(template_name="lab", sanitize_html=True).from_notebook_node(node)
+    stock = HTMLExporter(template_name="lab", sanitize_html=True)
+    kept, _ = stock.from_notebook_node(safe_outputs.safe_notebook(node))
+    original, _ = stock.from_notebook_node(node)
 
     def norm(page):
         page = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "ID", page)
         return str(BeautifulSoup(page, "html.parser"))
-    assert norm(ours) == norm(stock)
+    assert norm(kept) == norm(original)     # the allowlisted copy renders as the original
+    ours, _ = feedback.FeedbackExporter().from_notebook_node(node)
+    soup = BeautifulSoup(ours, "html.parser")
+    area = soup.select(".jp-OutputArea-output")
+    text = " ".join(a.get_text(" ") for a in area)
+    for shown in ("hello", "a warning", "ValueError", "bad <shape>", "array([0.5])"):
+        assert shown in text, shown
+    assert soup.select(".jp-OutputArea-output table.dataframe td")      # a table, not its tags
+    assert soup.select(".jp-OutputArea-output strong") and "**bold**" not in text
+    assert soup.select(".jp-OutputArea-output math")      # $x^2$ as MathML
+    images = BeautifulSoup(kept, "html.parser").select(".jp-OutputArea-output img")
+    assert len(soup.select(".jp-OutputArea-output img")) == len(images) >= 4
     assert node == before       # the grader's notebook is left as it was
 
 
@@ -511,7 +523,7 @@ PROBE = """() => {
         .map(n => `${e.tagName} ${n}`)),
     mermaid: document.querySelectorAll('.jp-Mermaid > pre.mermaid').length,
     images: [...document.querySelectorAll('.jp-OutputArea img')].map(
-      i => ({src: i.getAttribute('src').slice(0, 40), w: i.naturalWidth})),
+      i => ({src: (i.getAttribute('src') || '').slice(0, 40), w: i.naturalWidth})),
   };
 }""" % FORBIDDEN
 

@@ -20,11 +20,14 @@ def test_solution_scores_full_marks(graded_cohort):
         assert float(row["score"]) == float(row["max_score"]) == sum(m.max_score for m in masters) > 0
 
 
-def test_blank_release_scores_zero_and_completes(graded_cohort):
+def test_blank_release_scores_zero_and_is_not_attempted(graded_cohort):
     grades = read_grades(graded_cohort["out"])
     for aid in MASTERS:
         row = grades[("blank", aid)]
-        assert row["status"] == "graded" and float(row["score"]) == 0.0, row
+        assert row["status"] == "not_attempted" and float(row["score"]) == 0.0, row
+        assert "nothing was written" in row["detail"], row
+    # one written answer is an attempt, even a wrong one
+    assert grades[("gates-update-flipped", "01_gates")]["status"] == "graded"
 
 
 @pytest.mark.parametrize("mistake_id", sorted(MISTAKES))
@@ -82,7 +85,7 @@ def test_feedback_written_without_hidden_tests(graded_cohort):
                 assert "BEGIN HIDDEN TESTS" not in html and "gru_reference" not in html
                 assert "Score:" in html and "score" in text
     text = (out / "feedback" / "gates-update-flipped" / "01_gates" / "gru_gates.txt").read_text()
-    assert "✗ test-cell-hidden" in text and "differs from the reference" in text
+    assert "✗ gru_cell_forward · hidden tests" in text and "differs from the reference" in text
 
 
 def test_missing_empty_and_invalid_notebooks_get_rows(tmp_path):
@@ -111,9 +114,9 @@ def test_missing_empty_and_invalid_notebooks_get_rows(tmp_path):
         assert float(grades[(student, "01_gates")]["score"]) == 0
     assert grades[("no-notebook", "01_gates")]["status"] == "missing"
     assert grades[("other-assignment-only", "01_gates")]["status"] == "missing"
-    assert grades[("blank", "01_gates")]["status"] == "graded"
+    assert grades[("blank", "01_gates")]["status"] == "not_attempted"
     # an old nbformat 3 notebook is converted by nbformat, then graded (it has no answers)
-    assert grades[("nbformat-3", "01_gates")]["status"] in {"graded", "invalid_notebook"}
+    assert grades[("nbformat-3", "01_gates")]["status"] in {"not_attempted", "invalid_notebook"}
     assert len(grades) == 7
 
 

@@ -368,7 +368,14 @@ def dask_security(ca=None, cert=None, key=None):
         return None
     from distributed.security import Security
 
-    return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key,
+    # read now, with the rights of whoever started the run: the connection is made after a
+    # grader started as root has dropped them (distributed takes PEM text as well as paths)
+    def pem(path):
+        try:
+            return Path(path).read_text() if path else None
+        except OSError as exc:
+            raise SystemExit(f"cannot read the Dask TLS file {path}: {exc.strerror}") from None
+    return Security(tls_ca_file=pem(ca), tls_client_cert=pem(cert), tls_client_key=pem(key),
                     require_encryption=True)
 
 

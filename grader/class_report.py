@@ -521,13 +521,16 @@ nav a{margin-right:1em}
 def render_html(out_dir, rows, results, review, score_rows, ex_rows, diag_rows, quiz, figures):
     students = sorted({r["student_id"] for r in rows} or {r["student"] for r in results})
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    graded = [r for r in rows if r["status"] == "graded" and r["max_score"]]
-    mean = (f"{100 * statistics.mean(r['score'] / r['max_score'] for r in graded):.0f}%"
-            if graded else "–")
+    # the mean over submitted rows, as the score histograms draw it
+    submitted = [r for r in rows if r["status"] != "missing" and r["max_score"]]
+    mean = (f"{100 * statistics.mean(r['score'] / r['max_score'] for r in submitted):.0f}%"
+            if submitted else "–")
+    blank = sum(1 for r in results if r["status"] == "not_attempted")
     cards = [("students", len(students), ""), ("assignments", len(score_rows), ""),
              ("notebooks graded", sum(1 for r in results if r["status"] == "graded"), ""),
+             ("submitted with nothing written", blank, "warn" if blank else ""),
              ("need a human look", len(review), "warn" if review else ""),
-             ("mean score (graded)", mean, ""),
+             ("mean score (submitted)", mean, ""),
              ("grader faults retried", sum(r.get("retries", 0) for r in results), "")]
     unconfined = sum(1 for r in results if r.get("confined") is False)
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"

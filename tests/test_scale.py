@@ -192,3 +192,60 @@ def test_dask_and_postgres_give_the_local_grades(small_cohort, dask_cluster, pos
                 assert sub.max_score == pytest.approx(float(max_score))
     # the feedback was written by the one writer, from what the workers sent back
     assert (tmp_path / "remote" / "feedback" / "wrong" / "01_gates" / "gru_gates.html").exists()
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(tmp_path_factory):
+    """A Dask scheduler and workers that speak only TLS and accept only holders of the
+    course's certificate (self-signed here, made with openssl, as an instructor would)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip(system_dep_missing("openssl", "openssl"))
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=gru-grader"], check=True,
+                   capture_output=True)
+    tls = ["--tls-ca-file", str(cert), "--tls-cert", str(cert), "--tls-key", str(key)]
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    common = dict(cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address = f"tls://127.0.0.1:{port}"
+    scheduler = subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                  "--protocol", "tls", "--no-dashboard", *tls], **common)
+    worker = subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--nworkers", "1",
+                               "--host", "127.0.0.1", "--no-dashboard", *tls], **common)
+    try:
+        from distributed import Client
+        from distributed.security import Security
+
+        security = Security(tls_ca_file=str(cert), tls_client_cert=str(cert),
+                            tls_client_key=str(key), require_encryption=True)
+        with Client(address, security=security, timeout="60s") as client:
+            client.wait_for_workers(1, timeout=120)
+        yield {"address": address, "cert": cert, "key": key}
+    finally:
+        for proc in (worker, scheduler):
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_dask_over_tls_gives_the_local_grades_and_refuses_strangers(small_cohort, tls_cluster,
+                                                                    tmp_path):
+    local = run_cli("autograde", "--submissions", small_cohort, "--out", tmp_path / "local",
+                    "--assignment", "01_gates")
+    assert local.returncode == 0, local.stderr[-2000:]
+    cert, key = tls_cluster["cert"], tls_cluster["key"]
+    remote = run_cli("autograde", "--submissions", small_cohort, "--out", tmp_path / "remote",
+                     "--assignment", "01_gates", "--dask", tls_cluster["address"],
+                     "--dask-tls-ca", cert, "--dask-tls-cert", cert, "--dask-tls-key", key)
+    assert remote.returncode == 0, remote.stderr[-3000:]
+    assert _scores(tmp_path / "local") == _scores(tmp_path / "remote")
+    # without the certificate, nobody reaches the workers through the scheduler
+    stranger = run_cli("autograde", "--submissions", small_cohort, "--out", tmp_path / "stranger",
+                       "--assignment", "01_gates", "--dask", tls_cluster["address"])
+    assert stranger.returncode != 0
+    assert not (tmp_path / "stranger" / "grades.csv").exists()

@@ -7,14 +7,18 @@ tests the learner already has. It never reads ``solutions/`` (the hidden tests a
 reference GRU live there), so it cannot reveal them; it says only how many points the
 hidden tests are worth.
 
-For each exercise it prints whether its visible tests pass, and the test's message when one
-fails; then what is still missing: answer cells that still ``raise NotImplementedError``,
-deleted answer cells, and test cells that were deleted or edited (the grader ignores such
-edits and runs its own copy). Exit status: 0 when every visible test passes and nothing is
-missing, 1 otherwise, 2 when the notebook cannot be checked at all.
+For each exercise it prints whether its visible tests pass (for a quiz question, "format OK":
+its visible test checks only how the answer is written), and the test's message when one
+fails, with the line of the learner's own code when their function raised; then what is
+still missing: answer cells that still ``raise NotImplementedError``, deleted answer cells,
+and test cells that were deleted or edited (the grader ignores such edits and runs its own
+copy). It closes with what the hidden tests of that notebook check, in the words of the
+comments the release keeps in their place. Exit status: 0 when every visible test passes
+and nothing is missing, 1 otherwise, 2 when the notebook cannot be checked at all.
 """
 import ast
-import copy
+import re
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +30,19 @@ from . import collect, course
 NOT_WRITTEN_MARK = "raise NotImplementedError"
 
 
+QUIZ = re.compile(r"q\d+$")          # a quiz question's answer cell: q1, q2, ...
+
+
 @dataclass
 class Exercise:
     name: str                        # the answer cell's grade_id, e.g. "sigmoid" or "q1"
     tests: list = field(default_factory=list)     # visible TestCell of the release
     hidden_points: float = 0.0
+    hidden_checks: list = field(default_factory=list)   # what its hidden tests check (words)
+
+    @property
+    def is_quiz(self):
+        return bool(QUIZ.match(self.name))
 
 
 def release_masters(release=None):
@@ -63,6 +75,13 @@ def is_code(source):
         return True
 
 
+def comment_text(source):
+    """The words of a hidden-only cell's comments, as the release keeps them."""
+    lines = [line.strip().lstrip("#").strip() for line in source.splitlines()]
+    text = " ".join(line for line in lines if line)
+    return re.sub(r"^Hidden tests?\s*:?\s*", "", text).rstrip(".")
+
+
 def exercises(release_nb, master):
     """Exercises in notebook order: each answer cell with the test cells after it."""
     tests = {t.grade_id: t for t in master.tests}
@@ -81,7 +100,57 @@ def exercises(release_nb, master):
                 current.tests.append(tests[gid])
             else:
                 current.hidden_points += tests[gid].points
+                if comment_text(tests[gid].source):
+                    current.hidden_checks.append(comment_text(tests[gid].source))
     return out
+
+
+def hidden_summary(exs):
+    """Lines saying what the hidden tests check, exercises with the same words together."""
+    groups = {}
+    for e in exs:
+        for words in e.hidden_checks:
+            groups.setdefault(words, []).append(e)
+    lines = []
+    for words, group in groups.items():
+        names = ", ".join(e.name for e in group)
+        points = sum(e.hidden_points for e in group)
+        lines.append(f"  - {names} ({points:g} point{'s' if points != 1 else ''}): {words}.")
+    return lines
+
+
+LEARNER_FRAME = re.compile(r'^  File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)\n'
+                           r'(?P<code>(?:    .*\n)*)', re.M)
+
+
+def learner_lines(traceback_text):
+    """The frames of a learner's traceback that are the learner's own code (not the
+    grader's helper, not numpy or the standard library): 'function, line N of its cell'
+    and the line itself, with Python's markers under the failing part when it gave them."""
+    skip = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(__file__).parent)})
+    out = []
+    for m in LEARNER_FRAME.finditer(traceback_text or ""):
+        if m["file"].startswith(skip) or "site-packages" in m["file"]:
+            continue
+        code = [line[4:] for line in m["code"].splitlines() if line.strip()]
+        out.append(f"in your {m['func']}, line {m['line']} of its cell:")
+        out.extend(f"    {line}" for line in code[:2])
+    return out[-6:]
+
+
+def close_launchers():
+    """Stop the kernel launcher this check started (closing its socket ends it and its
+    kernels), so that nothing is left running when the check exits."""
+    from .launch import Launcher
+
+    for launcher in list(Launcher._instances.values()):
+        launcher.sock.close()
+        try:
+            launcher.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            launcher.proc.kill()
+            launcher.proc.wait()
+    Launcher._instances.clear()
 
 
 def unfinished(nb, master):
@@ -108,8 +177,11 @@ def run_checks(nb, master, timeout, memory_mb):
                             max_score=master.max_score)
     # the learner's own code on the learner's own machine (macOS too): nothing to confine
     limits = Limits(timeout, memory_mb, confined=False)
-    base, tests = run_with_retries(nb, master, limits, result)
-    _note_memory_errors(base, ordered_tests(tests, master), result, limits)
+    try:
+        base, tests = run_with_retries(nb, master, limits, result)
+        _note_memory_errors(base, ordered_tests(tests, master), result, limits)
+    finally:
+        close_launchers()
     return tests, result
 
 
@@ -130,6 +202,7 @@ def report(path, nb, master, release_nb, tests, result, out=print):
         f"hidden tests, worth {hidden_points:g} of the {master.max_score:g} points)\n")
     if result.status != "graded" or result.detail:
         out(f"!! {result.status}: {result.detail}\n")
+    quiz = []
     for e in exs:
         if not e.tests:
             continue
@@ -137,10 +210,12 @@ def report(path, nb, master, release_nb, tests, result, out=print):
         if e.name in todo:
             mark, why = "TODO", "not written yet (the cell still raises NotImplementedError)"
         elif all(v is not None and v.passed for v in verdicts):
-            mark, why = "PASS", ""
+            mark, why = ("format OK", "") if e.is_quiz else ("PASS", "")
+            if e.is_quiz:
+                quiz.append(e.name)
         else:
             mark, why = "FAIL", ""
-        out(f"{mark}  {e.name:<{width}}  {why}".rstrip())
+        out(f"{mark:<9}  {e.name:<{width}}  {why}".rstrip())
         if mark == "TODO":
             continue
         for t, v in zip(e.tests, verdicts):
@@ -150,6 +225,8 @@ def report(path, nb, master, release_nb, tests, result, out=print):
                 lines = (v.message or "failed").strip().splitlines()
                 out(f"      {t.grade_id}: " + lines[0])
                 for line in lines[1:8]:
+                    out(f"          {line}")
+                for line in learner_lines(v.learner_traceback):
                     out(f"          {line}")
     missing = ([f"write {', '.join(todo)} (the cell{'s still raise' if len(todo) > 1 else ' still raises'}"
                 " NotImplementedError)"] if todo else [])
@@ -165,9 +242,20 @@ def report(path, nb, master, release_nb, tests, result, out=print):
             "(deleted, or its cell metadata lost). The grader runs all your code cells anyway; "
             "keep your answers in the released cells to be safe.")
     out(f"\nVisible tests: {len(passed)} of {len(visible)} pass.")
+    if quiz:
+        out(f"For {', '.join(quiz)} they check only that the answer is written as a set of "
+            "option letters: whether your choices are right, only the hidden tests say.")
     ok = len(passed) == len(visible) and not missing and result.status == "graded"
-    out("Ready to submit: the visible tests pass. The grader's hidden tests check more cases."
-        if ok else "Not ready yet: fix the items above and run the check again.")
+    lead = ("Ready to submit: every visible test passes." if ok else
+            "Not ready yet: fix the items above and run the check again.")
+    summary = hidden_summary(exs)
+    if summary:
+        out(f"{lead} The grader's hidden tests ({hidden_points:g} of the {master.max_score:g} "
+            "points) then check:")
+        for line in summary:
+            out(line)
+    else:
+        out(lead)
     return 0 if ok else 1
 
 

@@ -329,7 +329,8 @@ def test_check_reports_the_failing_visible_test(learner_copy, tmp_path):
     proc = run_check(learner_copy, path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert re.search(r"^FAIL\s+gru_cell_forward", proc.stdout, re.M)
-    assert "test-cell-visible: gru_cell_forward: h_next is off" in proc.stdout
+    assert "test-cell-visible: gru_cell_forward, D = H: h_next is off" in proc.stdout
+    assert "Probable cause: z and 1 - z are swapped" in proc.stdout
     assert re.search(r"^PASS\s+update_gate", proc.stdout, re.M)
     for line in hidden_test_lines(master):
         assert line not in proc.stdout, line
@@ -346,7 +347,7 @@ def test_check_passes_a_finished_quiz_without_revealing_the_key(learner_copy, tm
     nbformat.write(nb, path)
     proc = run_check(learner_copy, path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert len(re.findall(r"^PASS\s+q\d+", proc.stdout, re.M)) == 9   # the format is right
+    assert len(re.findall(r"^format OK\s+q\d+", proc.stdout, re.M)) == 9   # the format is right
     assert "edited test cell test-q2-visible" in proc.stdout
     for line in hidden_test_lines(QUIZ):
         assert line not in proc.stdout, line

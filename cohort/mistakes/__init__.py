@@ -3,7 +3,9 @@
 A ``Mistake`` edits the solution of one solution cell by plain substring replacement, and
 lists every test cell it must fail (the exercise itself and the later exercises that call
 the broken function); every other test must still pass. ``diagnosis`` is the probable cause
-the hidden tests must name for it (tests/test_diagnoses.py), or "" for none.
+the hidden tests must name for it (tests/test_diagnoses.py), or "" for none; ``visible`` is
+what the message of every visible test it fails must say after "Probable cause: " (the
+visible tests' own diagnoses, tests/test_visible_diagnoses.py), or "" when they name none.
 """
 import importlib
 import pkgutil
@@ -21,6 +23,7 @@ class Mistake:
     extra_cells: dict = field(default_factory=dict)   # other cells to edit: {grade_id: edits}
     diagnosis: str = ""             # the id (solutions/gru_reference/diagnose.py) that the
                                     # hidden tests name for it; "" when none is expected
+    visible: str = ""               # words of the cause its failing visible tests name
 
 
 def catalogue():

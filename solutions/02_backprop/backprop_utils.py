@@ -7,7 +7,9 @@
   pass (the same equations as the ``gru_cell_forward`` the notebook gives you); the
   finite differences are taken through them.
 * ``torch_cell_grads`` / ``torch_sequence_grads`` write the same equations in torch ops
-  and let autograd compute every gradient, as a second, independent opinion.
+  and let autograd compute every gradient, as a second, independent opinion;
+  ``torch_backward_norms`` gives the norms of the gradient reaching each earlier state (the
+  circles of the notebook's last plot).
 * ``fixed_sequence_case`` is a tiny example whose expected hidden states were computed
   with the course's reference GRU.
 """
@@ -257,3 +259,18 @@ EXPECTED_H_ALL = np.array([
     [[0.3001124769, 0.3732141253], [0.1414671885, 0.2892807915], [0.0772181971, 0.3088264418]],
     [[0.2015553526, 0.3655816743], [0.1268058610, 0.3800588856], [0.1228869119, 0.4998833743]],
 ])
+
+
+def torch_backward_norms(x, h0, params):
+    """For L = sum(h_T) after the sequence ``x`` (N, T, D), the norms ||dL/dh_{T-k}|| for
+    k = 0, 1, ..., T steps back, by torch autograd through the course's equations."""
+    import torch
+
+    L = _leaves(torch, {"x": x, "h": h0, **params})
+    h, states = L["h"], [L["h"]]
+    for t in range(L["x"].shape[1]):
+        h = _torch_cell(torch, L["x"][:, t], h, L)
+        h.retain_grad()
+        states.append(h)
+    h.sum().backward()
+    return np.array([float(np.linalg.norm(s.grad.numpy())) for s in reversed(states)])

@@ -96,6 +96,11 @@ def run_test(test, learner_ns, support_dir):
             diagnosis = getattr(exc, "diagnosis", None)
             if isinstance(diagnosis, str) and diagnosis:
                 result.extra["diagnosis"] = diagnosis
+            # a quiz question's explanation of each wrong choice: shown to the learner only
+            # once the instructor releases it (autograde --reveal-quiz)
+            explanation = getattr(exc, "explanation", None)
+            if isinstance(explanation, str) and explanation:
+                result.extra["explanation"] = explanation[:6000]
     else:
         result.passed, result.points = True, test.points
     finally:

@@ -3,6 +3,7 @@
 Hidden tests never appear: the graded notebook carries the released test cells, and a
 hidden test's failure shows only its message.
 """
+import copy
 import functools
 import html
 import re
@@ -207,8 +208,29 @@ def _exporter():
     return FeedbackExporter()
 
 
-def render_feedback(result):
-    """``(html, text)`` for one graded notebook."""
+def with_explanations(result):
+    """The result as the learner may see it once quiz explanations are released: each quiz
+    test's message followed by its explanation, in the summary and under the test cell."""
+    explained = {t["grade_id"]: t["extra"]["explanation"] for t in result["tests"]
+                 if (t.get("extra") or {}).get("explanation")}
+    if not explained:
+        return result
+    result = copy.deepcopy(result)
+    for t in result["tests"]:
+        if t["grade_id"] in explained:
+            t["message"] = f"{t['message']}\n{explained[t['grade_id']]}"
+    for cell in result["graded_notebook"]["cells"]:
+        gid = course.nbgrader_meta(cell).get("grade_id")
+        if gid in explained:
+            cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+                "stream", name="stdout", text=explained[gid] + "\n"))
+    return result
+
+
+def render_feedback(result, reveal_quiz=False):
+    """``(html, text)`` for one graded notebook; quiz explanations only with ``reveal_quiz``."""
+    if reveal_quiz:
+        result = with_explanations(result)
     nb = nbformat.from_dict(result["graded_notebook"])
     body, _ = _exporter().from_notebook_node(nb)
     marker = body.find(">", body.find("<body")) + 1

@@ -42,33 +42,3 @@ def check_format(name, answer, letters):
                              f"question. Its options are {', '.join(letters)}.")
     print(f"{name}: a set of {len(answer)} option letter(s) among {', '.join(letters)}. "
           f"Format OK (the grader checks the choices themselves).")
-
-
-def explain_choices(name, answer, letters, key, why_wrong, if_missing=None):
-    """Grader side: compare ``answer`` with ``key`` and explain each wrong choice.
-
-    ``why_wrong`` maps each option that is not in the key to the reason it is wrong;
-    ``if_missing`` (optional) maps a right option to where the lesson explains it. The
-    message names the learner's wrong choices and says how many right options are missing,
-    with those pointers to the lesson, without naming the missing options.
-    """
-    assert set(why_wrong) == set(letters) - set(key), "quiz key and explanations disagree"
-    assert set(if_missing or {}) <= set(key), "a pointer for an option that is not in the key"
-    check_format(name, answer, letters)
-    missing = set(key) - set(answer)
-    wrong = sorted(set(answer) - set(key))
-    if not wrong and not missing:
-        print(f"{name}: correct.")
-        return
-    lines = [f"{name} is not right yet."]
-    for letter in wrong:
-        lines.append(f"  You chose {letter}, which is wrong: {why_wrong[letter]}")
-    if missing:
-        n = len(missing)
-        opts = "option is" if n == 1 else "options are"
-        lead = "Your choices are all right, but" if not wrong else "Also,"
-        lines.append(f"  {lead} {n} right {opts} missing from your answer.")
-        for letter in sorted(missing):
-            if (if_missing or {}).get(letter):
-                lines.append(f"  To find {'it' if n == 1 else 'one of them'}: {if_missing[letter]}")
-    raise AssertionError("\n".join(lines))

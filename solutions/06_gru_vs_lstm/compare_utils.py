@@ -44,31 +44,6 @@ def check_format(name, answer, letters):
           f"Format OK (the grader checks the choices themselves).")
 
 
-def explain_choices(name, answer, letters, key, why_wrong):
-    """Grader side: compare ``answer`` with ``key`` and explain each wrong choice.
-
-    ``why_wrong`` maps each option that is not in the key to the reason it is wrong.
-    The message names the learner's wrong choices and says how many right options are
-    missing, without naming them.
-    """
-    assert set(why_wrong) == set(letters) - set(key), "quiz key and explanations disagree"
-    check_format(name, answer, letters)
-    missing = set(key) - set(answer)
-    wrong = sorted(set(answer) - set(key))
-    if not wrong and not missing:
-        print(f"{name}: correct.")
-        return
-    lines = [f"{name} is not right yet."]
-    for letter in wrong:
-        lines.append(f"  You chose {letter}, which is wrong: {why_wrong[letter]}")
-    if missing:
-        n = len(missing)
-        opts = "option is" if n == 1 else "options are"
-        lead = "Your choices are all right, but" if not wrong else "Also,"
-        lines.append(f"  {lead} {n} right {opts} missing from your answer.")
-    raise AssertionError("\n".join(lines))
-
-
 def print_table(headers, rows):
     """Print rows (lists of values) under headers, in aligned columns."""
     text = [list(map(str, headers))] + [[str(v) for v in row] for row in rows]

@@ -2,7 +2,7 @@
 
 Numpy only at its core (``cell``, ``sequence``, ``counts``); ``torch_bridge`` and
 ``jacobians`` import torch lazily because they exist to talk to PyTorch.
-Notation and shapes follow ``shared/course-contract.md``.
+Notation and shapes follow ``docs/notation.md``.
 """
 from .cell import (
     PARAM_KEYS,

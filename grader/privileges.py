@@ -11,10 +11,12 @@ The grader identity may not be able to reach the Python installation or the cour
 pyenv under ``/root``): a private mount namespace binds them, ``--out`` and the
 submissions back where a closed folder hides them, for this process and its children.
 """
+import atexit
 import contextlib
 import json
 import os
 import pwd
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,12 +55,21 @@ def prepare(ident, out_dir, submissions):
     reach = [*confine.python_paths(), str(course.ROOT), str(out_dir)]
     if Path(submissions).exists():
         reach.append(str(Path(submissions).resolve()))
-    confine.expose(reach, tempfile.mkdtemp(prefix="gru-mounts-"))
+    staging = tempfile.mkdtemp(prefix="gru-mounts-")
+    confine.expose(reach, staging)
+    # its mount points have moved away: only empty folders and files are left (never a
+    # recursive removal here, in case a bind mount were still in place)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(staging):
+            (os.rmdir if entry.is_dir(follow_symlinks=False) else os.unlink)(entry.path)
+        os.rmdir(staging)
     for folder, dirs, files in os.walk(out_dir):
         for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
             os.lchown(name, ident.uid, ident.gid)
     home = tempfile.mkdtemp(prefix="gru-grader-home-")
     os.chown(home, ident.uid, ident.gid)
+    # removed when the run ends, by the main process (by then ``ident``, its owner)
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     # caches and Jupyter's connection files go here, not under root's home
     os.environ.update(HOME=home, JUPYTER_RUNTIME_DIR=f"{home}/runtime",
                       MPLCONFIGDIR=f"{home}/mpl", IPYTHONDIR=f"{home}/ipython",

@@ -8,6 +8,7 @@ pickled (the kernel may trust the grader, never the other way round).
 import base64
 import io
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -130,10 +131,22 @@ def dump_request(request, handles):
 
 def reemit_warnings(items):
     """Learner warnings re-raised here, so ``warnings.catch_warnings`` in a test sees them."""
-    for w in items:
+    for w in items[:100]:
+        if not isinstance(w, dict):
+            continue
         category = {"RuntimeWarning": RuntimeWarning, "UserWarning": UserWarning,
                     "DeprecationWarning": DeprecationWarning}.get(w.get("category"), UserWarning)
-        warnings.warn_explicit(str(w.get("message")), category, "<learner code>", 0)
+        warnings.warn_explicit(printable(str(w.get("message"))[:2000]), category,
+                               "<learner code>", 0)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text):
+    """Learner text that may reach a terminal: control characters (escape sequences that
+    clear the screen or retitle the window) shown as escapes, not sent."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def argument_label(where):

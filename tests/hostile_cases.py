@@ -233,10 +233,54 @@ for fd in range(3, 1024):
         pass
 """
 
+NAN_ANSWERS = {
+    "sigmoid": "def sigmoid(a):\n    return np.full(np.shape(a), np.nan)\n",
+    "update_gate": "def update_gate(x, h_prev, params):\n"
+                   "    return np.full((x.shape[0], params['b_z'].shape[0]), np.nan)\n",
+    "reset_gate": "def reset_gate(x, h_prev, params):\n"
+                  "    return np.full((x.shape[0], params['b_r'].shape[0]), np.nan)\n",
+    "candidate_state": "def candidate_state(x, h_prev, r, params):\n"
+                       "    return np.full((x.shape[0], params['b_h'].shape[0]), np.nan)\n",
+    "gru_cell_forward": "def gru_cell_forward(x, h_prev, params):\n"
+                        "    return np.full(h_prev.shape, np.nan), {}\n",
+}
+
+FAKE_NUMPY_TYPE = """
+class uint8(np.int64):      # a type that claims to be numpy's uint8, holding -1
+    pass
+uint8.__module__, uint8.__qualname__ = "numpy", "uint8"
+q_value = uint8(-1)
+sigmoid = uint8(-1)
+"""
+
+DEEP_REPLY = """
+import json
+_dumps = json.dumps
+def dumps(obj, *a, **k):   # every reply the grader reads becomes JSON nested 100,000 deep
+    if isinstance(obj, dict) and "seq" in obj:
+        return "[" * 100000 + "]" * 100000
+    return _dumps(obj, *a, **k)
+json.dumps = dumps
+"""
+
+DISPLAY_UPDATES = """
+from IPython.display import display, update_display
+for i in range(20):
+    display({"text/plain": "small"}, raw=True, display_id=f"d{i}")
+for i in range(20):
+    update_display({"text/plain": "A" * 2_000_000}, raw=True, display_id=f"d{i}")
+"""
+
+TERMINAL_ESCAPES = ("import warnings\nwarnings.warn('\\x1b[2J\\x1b[H\\x1b]0;OWNED-TITLE\\x07"
+                    "FAKE SUMMARY', RuntimeWarning)")
+
+LATE = "test-candidate-hidden"   # the last cell before the last exercise and its tests
+
 CASES = [
     # runaway code
-    Case("loop-in-cell", "an infinite loop in the last cell", simple(
-        lambda: insert_after(notebook(), None, "while True:\n    pass")), {"timeout"}, 15),
+    # (cells after a notebook's last test do not run while grading: these go before it)
+    Case("loop-in-cell", "an infinite loop in a cell before the last exercise", simple(
+        lambda: insert_after(notebook(), LATE, "while True:\n    pass")), {"timeout"}, 12),
     Case("loop-in-function", "an infinite loop only inside gru_cell_forward",
          simple(lambda: notebook(edit=prefix_body("gru_cell_forward", "while True:\n    pass"))),
          {"timeout"}, 12),
@@ -245,25 +289,25 @@ CASES = [
              "update_gate", "import time\nwhile True:\n    try:\n        time.sleep(0.1)\n"
              "    except BaseException:\n        pass"))), {"timeout"}, 3),
     Case("memory-bomb-cell", "a cell allocates 16 GiB", simple(
-        lambda: insert_after(notebook(), None, "hog = bytearray(16 * 2**30)")),
+        lambda: insert_after(notebook(), LATE, "hog = bytearray(16 * 2**30)")),
          {"memory_limit"}, 15),
     Case("memory-bomb-function", "update_gate allocates 20 GB on every call",
          simple(lambda: notebook(edit=prefix_body("update_gate", "junk = np.ones((50000, 50000))"))),
          {"memory_limit"}, 9),
-    Case("output-flood", "the last cell prints 200 MB", simple(
-        lambda: insert_after(notebook(), None, "for _ in range(200):\n    print('x' * 10**6)")),
-         {"graded", "timeout"}, 15),
+    Case("output-flood", "a cell prints 50 MB", simple(
+        lambda: insert_after(notebook(), LATE, "for _ in range(50):\n    print('x' * 10**6)")),
+         {"graded"}, 15),
     Case("background-process", "starts a process and a double-forked daemon, then returns",
-         simple(lambda: insert_after(notebook(), None,
+         simple(lambda: insert_after(notebook(), LATE,
                                      "import os, subprocess, time\n"
                                      "subprocess.Popen(['sleep', '987654'])\n"
                                      "if os.fork() == 0:\n    os.setsid()\n"
                                      "    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '987653'])\n"
                                      "    os._exit(0)\n")), {"graded"}, 15),
-    Case("fork-loop", "a fork loop in the last cell", simple(lambda: insert_after(
-        notebook(), None,
+    Case("fork-loop", "a fork loop in a cell before the last exercise", simple(lambda: insert_after(
+        notebook(), LATE,
         "import os, time\nfor _ in range(100000):\n    try:\n        os.fork()\n"
-        "    except OSError:\n        time.sleep(0.01)")), {"timeout", "kernel_died"}, 15),
+        "    except OSError:\n        time.sleep(0.01)")), {"timeout", "kernel_died"}, 12),
     # dying kernels
     Case("sys-exit-cell", "sys.exit() in an early cell (IPython catches it)", simple(
         lambda: insert_after(notebook(), "imports", "import sys\nsys.exit(3)")), {"graded"}, 15),
@@ -277,6 +321,18 @@ CASES = [
          {"kernel_died"}, 6),
     Case("closes-channel", "closes every pipe the kernel holds (the grader's channel too)",
          simple(lambda: insert_after(notebook(), "imports", CLOSE_PIPES)), {"graded"}, 0),
+    Case("nan-answers", "every function returns nan of the right shape", simple(
+        lambda: fill(A, NB, {**answers_for(master()), **NAN_ANSWERS})), {"graded"}, 0),
+    Case("fake-numpy-type", "after the sigmoid tests, sigmoid becomes a 'numpy.uint8' of -1",
+         simple(lambda: insert_after(notebook(), "test-sigmoid-hidden", FAKE_NUMPY_TYPE)),
+         {"graded"}, 6),   # sigmoid's tests ran before; candidate_state needs no sigmoid
+    Case("deep-json-replies", "the kernel answers the grader with JSON nested 100,000 deep",
+         simple(lambda: insert_after(notebook(), "imports", DEEP_REPLY)), {"graded"}, 0),
+    Case("display-update-flood", "20 displays, each updated to 2 MB", simple(
+        lambda: insert_after(notebook(), "imports", DISPLAY_UPDATES)), {"graded"}, 15),
+    Case("terminal-escapes", "update_gate warns with escape sequences for the terminal",
+         simple(lambda: notebook(edit=prefix_body("update_gate", TERMINAL_ESCAPES))),
+         {"graded"}, 15),
     # cheating
     Case("patched-comparisons", "patches np.allclose, assert_allclose and builtins, "
          "with z and 1 - z swapped", simple(lambda: insert_after(

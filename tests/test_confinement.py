@@ -5,6 +5,7 @@ the kernel's own folder changed or appeared, no secret reached any output, the r
 within its time budget, and every honest student keeps full marks. The same file runs as
 root and, in CI, as an ordinary user on a copy that user owns (``.ci/run``).
 """
+import glob
 import hashlib
 import json
 import os
@@ -374,3 +375,64 @@ def test_started_as_root_only_the_launchers_keep_root(tmp_path):
     for role in ("main", "worker"):
         assert seen.get(role) and 0 not in seen[role], seen
     assert (tmp_path / "out" / "grades.csv").stat().st_uid != 0
+
+
+LEAVE_BEHIND = """
+import os, subprocess
+subprocess.Popen(["sleep", "987655"], start_new_session=True)
+d = os.open(".", os.O_RDONLY)
+for i in range(1500):          # deeper than shutil.rmtree's recursion and than PATH_MAX
+    os.mkdir("d", dir_fd=d)
+    nd = os.open("d", os.O_RDONLY, dir_fd=d)
+    os.close(d)
+    d = nd
+os.mkdir("locked")
+os.chmod("locked", 0)
+print("left behind")
+"""
+
+LOOK_AROUND = """
+import glob
+def _read(path):
+    try:
+        return open(path, "rb").read()
+    except OSError:
+        return b""
+alive = [p for p in glob.glob("/proc/[0-9]*/cmdline") if b"987655" in _read(p)]
+print("LEAK alive" if alive else "nothing of the last kernel")
+"""
+
+
+def _ours(prefix):
+    return {p for p in glob.glob(os.path.join(tempfile.gettempdir(), prefix + "*"))}
+
+
+def test_nothing_of_a_kernel_outlives_its_notebook(tmp_path):
+    """One worker: a kernel leaves a session-leader process, a 1,500-level folder tree and a
+    locked folder; the next kernel finds none of its processes, and after the run nothing
+    of either is left (no process, no kernel folder, no temporary folder of the grader)."""
+    subs = tmp_path / "subs"
+    save(subs, "a-leaves", insert_after(notebook(), "imports", LEAVE_BEHIND))
+    save(subs, "b-looks", insert_after(notebook(), "imports", LOOK_AROUND))
+    before = {prefix: _ours(prefix) for prefix in ("gru-kernels-", "gru-grader-home-", "gru-mounts-")}
+    proc = run_cli("autograde", "--submissions", subs, "--out", tmp_path / "out",
+                   "--assignment", A, "--workers", "1", "--timeout", "60")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    grades = read_grades(tmp_path / "out")
+    for student in ("a-leaves", "b-looks"):
+        row = grades[(student, A)]
+        assert (row["status"], float(row["score"]), row["retries"]) == ("graded", 15.0, "0"), row
+    assert "left behind" in _dump({"out": tmp_path / "out"}, "a-leaves")
+    assert "nothing of the last kernel" in _dump({"out": tmp_path / "out"}, "b-looks")
+    assert not [p for p in psutil_cmdlines() if "987655" in p]
+    for prefix, seen in before.items():
+        assert _ours(prefix) <= seen, (prefix, _ours(prefix) - seen)
+
+
+def psutil_cmdlines():
+    import psutil
+
+    out = []
+    for p in psutil.process_iter(["cmdline"]):
+        out.append(" ".join(p.info["cmdline"] or []))
+    return out

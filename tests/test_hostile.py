@@ -35,7 +35,8 @@ def hostile_run(tmp_path_factory):
     proc = run_cli("autograde", "--submissions", subs, "--out", out, "--assignment", A,
                    "--timeout", TIMEOUT, "--memory-mb", 1536, "--workers", 2)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return {"out": out, "grades": read_grades(out), "before": before, "stdout": proc.stdout}
+    return {"out": out, "grades": read_grades(out), "before": before, "stdout": proc.stdout,
+            "stderr": proc.stderr}
 
 
 def test_corpus_is_large_enough():
@@ -90,3 +91,15 @@ def test_course_files_untouched(hostile_run):
 def test_flood_output_is_capped(hostile_run):
     path = hostile_run["out"] / "results" / "output-flood" / A / f"{NB}.json"
     assert path.stat().st_size < 5 * 2 ** 20
+
+
+def test_display_updates_stay_within_the_output_cap(hostile_run):
+    result = hostile_run["out"] / "results" / "display-update-flood" / A / f"{NB}.json"
+    page = hostile_run["out"] / "feedback" / "display-update-flood" / A / f"{NB}.html"
+    assert result.stat().st_size < 3_000_000 and page.stat().st_size < 4_000_000
+    assert "display update dropped by the grader" in result.read_text()
+
+
+def test_learner_text_never_drives_the_terminal(hostile_run):
+    for stream in (hostile_run["stdout"], hostile_run["stderr"]):
+        assert "\x1b]0;" not in stream and "\x1b[2J" not in stream

@@ -83,7 +83,9 @@ def check_close(name, got, expected, tol=1e-6, hints=None):
     example in ``LIKELY_MISTAKES`` whose mistakes to compare with when it does not."""
     check_shape(name, got, np.shape(expected))
     err = rel_error(got, expected)
-    if err >= tol:
+    if not np.all(np.isfinite(got)):
+        raise AssertionError(f"{name} returned nan or inf values:\n{np.round(got, 6)}")
+    if not err < tol:   # a nan error is not below tol either
         cause = likely_cause(got, LIKELY_MISTAKES.get(hints, []), tol) if hints else ""
         raise AssertionError(
             f"{name} is off: relative error {err:.2e} (should be below {tol:g})."

@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import collect, confine, course, defaults, privileges, record, report
+from . import collect, confine, course, defaults, exchange, privileges, record, report
 from .feedback import render_feedback, write_feedback
 from .session import Limits
 
@@ -211,7 +211,9 @@ def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
             raise
         finally:
             prep_pool.shutdown()
-        with record.Writer(db_url) as writer, progress_bar(len(todo)) as bar:
+        receipts = exchange.receipts(subs)   # nbgrader collect's timestamp.txt and secret
+        with record.Writer(db_url, exchange.timestamps(receipts)) as writer, \
+                progress_bar(len(todo)) as bar:
             for result in results.values():   # reused results go into this gradebook too
                 if result.get("graded_notebook") is not None:
                     _record_or_flag(writer, result)
@@ -228,6 +230,7 @@ def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
                                     refresh=False)
                 bar.update()
         elapsed = time.monotonic() - start
+        exchange.write_receipts(out_dir, receipts)   # for nbgrader release_feedback
         all_results = [results[s.key] for s in subs]
         table = record.rows(all_results, db_url)
         record.write_csv(out_dir / "grades.csv", table)

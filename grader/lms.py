@@ -195,6 +195,9 @@ def export(out_dir, fmt, to=None, roster=None, canvas_ids=None, moodle_id="idnum
            blank_missing=False, db_url=None, log=print):
     out_dir = Path(out_dir)
     to = Path(to) if to else out_dir / "export" / f"{fmt}.csv"
+    from .record import refresh_csv
+
+    refresh_csv(out_dir, db_url)   # scores a grader changed by hand in formgrader
     if fmt == "nbgrader":
         from .record import sqlite_url
 

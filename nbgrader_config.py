@@ -22,6 +22,8 @@ except OSError:   # read by someone who may not write here (the grader's own ide
     pass
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_graded, "gradebook.db")
 c.CourseDirectory.feedback_directory = "graded/feedback"
+# the graded notebooks, for formgrader's views and grading by hand
+c.CourseDirectory.autograded_directory = "graded/autograded"
 # Late work (a submission timestamped after the due date set with
 # `nbgrader db assignment add ASSIGNMENT --duedate=...`): nbgrader's own late penalty,
 # applied by autograde as by `nbgrader autograde`; "zero" scores late work 0 (the

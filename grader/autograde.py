@@ -230,7 +230,8 @@ def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
                                     refresh=False)
                 bar.update()
         elapsed = time.monotonic() - start
-        exchange.write_receipts(out_dir, receipts)   # for nbgrader release_feedback
+        # for nbgrader's release_feedback and formgrader
+        exchange.write_receipts(out_dir, receipts, results.values())
         all_results = [results[s.key] for s in subs]
         table = record.rows(all_results, db_url)
         record.write_csv(out_dir / "grades.csv", table)

@@ -63,8 +63,23 @@ def timestamps(found):
     return out
 
 
-def write_receipts(out_dir, found):
-    """Copy the exchange files into each student's feedback folder, for release_feedback."""
+def write_receipts(out_dir, found, results=()):
+    """Copy the exchange files into each student's feedback folder, for release_feedback,
+    and write each graded notebook to ``OUT/autograded/STUDENT/ASSIGNMENT/`` (with its
+    timestamp), where nbgrader's formgrader looks for what was autograded and shows it for
+    grading by hand (``CourseDirectory.autograded_directory`` in ``nbgrader_config.py``)."""
+    import nbformat
+
+    for result in results:
+        if result.get("graded_notebook") is None:
+            continue
+        folder = Path(out_dir) / "autograded" / result["student"] / result["assignment"]
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nbformat.from_dict(result["graded_notebook"]),
+                       str(folder / f"{result['notebook']}.ipynb"))
+        stamp = found.get((result["student"], result["assignment"]), {}).get("timestamp.txt")
+        if stamp is not None:
+            (folder / "timestamp.txt").write_text(stamp)
     for (student, assignment), files in found.items():
         folder = Path(out_dir) / "feedback" / student / assignment
         if not folder.is_dir():

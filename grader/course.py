@@ -4,6 +4,7 @@ The repository root is the nbgrader course root (see ``nbgrader_config.py``): ma
 notebooks in ``solutions/<assignment>/``, student versions in ``notebooks/<assignment>/``.
 """
 import functools
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,12 +96,22 @@ def course_notebooks(solutions=SOLUTIONS):
 
 
 def test_label(assignment, notebook, grade_id):
-    """What a reader calls a test: 'update_gate · visible tests' for 'test-update-visible'."""
+    """What a reader calls a test: 'update_gate · visible tests' for 'test-update-visible';
+    two tests of one exercise and kind are told apart by what differs in their ids
+    ('gru_cell_backward (params) · visible tests')."""
     masters = {m.name: m for m in course_notebooks().get(assignment, [])}
-    test = next((t for t in getattr(masters.get(notebook), "tests", []) if t.grade_id == grade_id), None)
+    tests = getattr(masters.get(notebook), "tests", [])
+    test = next((t for t in tests if t.grade_id == grade_id), None)
     name, kind = exercise_name(grade_id)
     if test is not None and test.exercise:
-        name = test.exercise
+        twins = [exercise_name(t.grade_id)[0] for t in tests
+                 if t.exercise == test.exercise and exercise_name(t.grade_id)[1] == kind]
+        if len(twins) > 1:
+            common = os.path.commonprefix(twins)
+            own = name[len(common):].strip("-_") or name
+            name = f"{test.exercise} ({own})"
+        else:
+            name = test.exercise
     return f"{name} · {kind} tests" if kind else name
 
 

@@ -518,7 +518,8 @@ nav a{margin-right:1em}
 """
 
 
-def render_html(out_dir, rows, results, review, score_rows, ex_rows, diag_rows, quiz, figures):
+def render_html(out_dir, rows, results, review, score_rows, ex_rows, diag_rows, quiz, figures,
+                similarity=None):
     students = sorted({r["student_id"] for r in rows} or {r["student"] for r in results})
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     # the mean over submitted rows, as the score histograms draw it
@@ -539,7 +540,8 @@ def render_html(out_dir, rows, results, review, score_rows, ex_rows, diag_rows, 
              f"<p class='muted'>{html.escape(str(Path(out_dir).resolve()))} · generated {now}</p>",
              "<nav><a href='#review'>Needs a look</a><a href='#scores'>Scores</a>"
              "<a href='#exercises'>Exercises</a><a href='#diagnoses'>Diagnoses</a>"
-             + ("<a href='#quiz'>Quiz</a>" if quiz[1] else "") + "</nav>",
+             + ("<a href='#quiz'>Quiz</a>" if quiz[1] else "")
+             + ("<a href='#similarity'>Similarity</a>" if similarity else "") + "</nav>",
              "<div class='cards'>" + "".join(
                  f"<div class='card {cls}'><b>{html.escape(str(v))}</b>{html.escape(k)}</div>"
                  for k, v, cls in cards) + "</div>"]
@@ -649,6 +651,13 @@ def render_html(out_dir, rows, results, review, score_rows, ex_rows, diag_rows, 
                          "answers were recorded; grade them again with --regrade to include "
                          "them.</p>")
 
+    if similarity:
+        parts.append("<h2 id='similarity'>Code similarity</h2>"
+                     "<p>Pairs of learners whose own code shares an unusual amount of rare code "
+                     "(the usual way to write an exercise weighs little, short exercises are left "
+                     "out); each assignment's page shows the shared code side by side. A reason "
+                     "to look, not a verdict.</p>" + similarity)
+
     tables = sorted(p.name for p in (Path(out_dir) / "report").glob("*.csv"))
     parts.append(f"<p class='small muted'>Tables in this folder: {html.escape(', '.join(tables))}.</p>")
     parts.append("</body></html>")
@@ -725,10 +734,22 @@ def write_report(out_dir, rows=None, results=None, masters=None):
     for aid in sorted({q["assignment"] for q in question_rows}):
         figures[f"quiz_{aid}"] = fig_quiz(aid, question_rows, option_rows, figs)
     page = render_html(out_dir, rows, results, review, score_rows, ex_rows, diag_rows,
-                       (option_rows, question_rows), figures)
+                       (option_rows, question_rows), figures, _similarity(out_dir, results))
     path = folder / "index.html"
     path.write_text(page)
     return path
+
+
+def _similarity(out_dir, results):
+    """OUT/report/similarity/ (grader/similarity.py) and its summary table for this page."""
+    from .similarity import summary_html, write_run
+
+    try:
+        have = any(r.get("graded_notebook") for r in results)
+        _, analyses = write_run(out_dir, results if have else None)
+        return summary_html(analyses)
+    except Exception as exc:  # noqa: BLE001 (the report never fails for it)
+        return f"<p class='bad'>Not computed ({html.escape(type(exc).__name__)}: {html.escape(str(exc))}).</p>"
 
 
 def main(args):

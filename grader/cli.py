@@ -124,6 +124,18 @@ cannot match is said on stderr.""",
                      help="leave the cell empty (not 0) where nothing was submitted")
     exp.add_argument("--db-url", default=None, help="gradebook URL for --format nbgrader")
 
+    sim = _sub(sub, "similarity", "which learners share code: pairs and pages for instructors", """\
+Compare the learners' own code (answer cells only; starter code, tests and helper modules
+never count) within each assignment of an autograde run, fingerprinted by winnowing as
+MOSS does, after names, comments and layout are normalized. Code that many learners write
+the same way weighs little and exercises too short to judge are left out. Writes
+OUT/report/similarity/: index.html, one page per assignment (the listed pairs with their
+shared code highlighted side by side, the similarity of all pairs as a figure) and
+pairs.csv. For instructors only: nothing goes to feedback/.""",
+               ["python -m grader similarity --out graded/"])
+    sim.add_argument("--out", required=True, metavar="DIR",
+                     help="the --out folder of an autograde run")
+
     chk = _sub(sub, "check", "for learners: run a notebook's visible tests before submitting it",
                f"""\
 For learners: run your notebook the way the grader will (a fresh kernel, top to bottom)
@@ -152,6 +164,8 @@ def main(argv=None):
         from .class_report import main as run
     elif args.command == "export":
         from .lms import main as run
+    elif args.command == "similarity":
+        from .similarity import main as run
     elif args.command == "check":
         from .student_check import main as run
     else:

@@ -91,7 +91,8 @@ class Writer:
                                   "notebook": result["notebook"], "student": result["student"]}}
         with contextlib.redirect_stdout(io.StringIO()):
             self.save.preprocess(nb, resources)
-        self._late_penalty(result)
+        if self.timestamps:   # submissions from nbgrader's exchange: a due date may apply
+            self._late_penalty(result)
 
     def _late_penalty(self, result):
         """nbgrader's AssignLatePenalties, through the open gradebook: the plugin that

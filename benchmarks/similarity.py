@@ -29,7 +29,7 @@ def main():
     answers, planted = synthetic_cohort(a.students, a.seed, usual=answers_for(master))
     starters = similarity.starter_cells("01_gates")
     t0 = time.perf_counter()
-    an = similarity.analyse("01_gates", answers, starters)
+    an = similarity.analyse("01_gates", answers, starters, usual=similarity.solution_cells("01_gates"))
     t1 = time.perf_counter()
     listed = {frozenset((x.a, x.b)) for x in an.listed}
     found = len(planted & listed)

@@ -21,9 +21,9 @@ STYLES = {
     for i in range(flat_in.size):
         v = flat_in[i]
         if v >= 0:
-            flat_out[i] = 1.0 / (1.0 + math.exp(-v))
+            flat_out[i] = 1.0 / (1.0 + np.exp(-v))
         else:
-            ev = math.exp(v)
+            ev = np.exp(v)
             flat_out[i] = ev / (1.0 + ev)
     return out
 ''',
@@ -67,7 +67,7 @@ STYLES = {
                 acc += x[n, d] * params["W_Fh"][d, j]
             for k in range(n_hidden):
                 acc += gated[n, k] * params["W_Rh"][k, j]
-            total[n, j] = math.tanh(acc)
+            total[n, j] = np.tanh(acc)
     return total
 ''',
         "gru_cell_forward": '''def gru_cell_forward(x, h_prev, params):
@@ -280,7 +280,7 @@ def gru_cell_forward(x, h_prev, params):
     },
 }
 # the module-level names a style's code uses besides numpy
-STYLE_IMPORTS = "import math\nimport numpy as np\n"
+STYLE_IMPORTS = "import numpy as np\n"   # what the notebook imports
 
 
 # --------------------------------------------------------------------------- disguises

@@ -22,7 +22,8 @@ How (``copydetect``'s winnowing, as MOSS fingerprints code):
 3. **Weigh by rarity**: a fingerprint found in ``df`` of the ``N`` submissions weighs
    ``log(N/df) / log(N/2)`` (1 when two learners share it), and nothing once more than
    ``rare_cap`` submissions have it: the way forty learners write a three-line sigmoid is
-   not evidence of copying. Exercises whose median answer has fewer than ``MIN_FINGERPRINTS``
+   not evidence of copying; nor is code the course's own solution has (what the API
+   dictates looks rare in a small cohort). Exercises whose median answer has fewer than ``MIN_FINGERPRINTS``
    fingerprints are too short to judge and are left out (the page says which).
 4. **Inverted index**: only pairs that share at least one rare fingerprint are ever
    considered; every other pair scores 0 without being looked at.
@@ -41,6 +42,7 @@ import io
 import json
 import keyword
 import math
+import re
 import statistics
 import tokenize
 from collections import defaultdict
@@ -218,12 +220,15 @@ class Analysis:
     pairs: list                   # considered pairs (sharing a rare fingerprint), best first
     total_pairs: int
     df: dict = field(default_factory=dict)
+    usual: set = field(default_factory=set)   # (exercise, hash) of the course's own solution
 
     @property
     def listed(self):
         return [p for p in self.pairs if p.listed]
 
     def weight(self, exercise, h):
+        if (exercise, h) in self.usual:
+            return 0.0
         return _weight(self.df.get((exercise, h), 0), len(self.students), self.rare_cap)
 
 
@@ -239,11 +244,16 @@ def rare_cap(n):
     return int(min(RARE_CEIL, max(RARE_FLOOR, math.ceil(RARE_SHARE * n))))
 
 
-def analyse(assignment, answers, starters, order=None):
+def analyse(assignment, answers, starters, order=None, usual=None):
     """``answers``: {student: {exercise: source}} (answer cells only); ``starters``:
-    {exercise: released source}. Returns an ``Analysis``."""
+    {exercise: released source}; ``usual``: {exercise: source} of the course's own
+    solution, whose code counts as common however few learners share it (what the API
+    dictates, such as calling the three gates, looks rare in a small cohort). Returns an
+    ``Analysis``."""
     order = list(order or starters)
     boiler = {ex: starter_fingerprints(src) for ex, src in starters.items()}
+    usual_fp = {(ex, h) for ex, src in (usual or {}).items() if ex in boiler
+                for h in fingerprint(src, boiler[ex]).hashes}
     cells = {}
     for student, cellmap in answers.items():
         own = {}
@@ -280,12 +290,13 @@ def analyse(assignment, answers, starters, order=None):
     df = {key: len(v) for key, v in postings.items()}
     # the size of an answer: its rare fingerprints (its own included) count fully, the
     # common ones little, so code everybody writes neither hides nor makes a copy
-    size = {(s, ex): sum(max(1.0 if df[(ex, h)] == 1 else _weight(df[(ex, h)], n, cap), COMMON_WEIGHT)
+    size = {(s, ex): sum(COMMON_WEIGHT if (ex, h) in usual_fp else
+                         max(1.0 if df[(ex, h)] == 1 else _weight(df[(ex, h)], n, cap), COMMON_WEIGHT)
                          for h in cells[s][ex].hashes)
             for s in students for ex in judged if ex in cells[s]}
     shared = defaultdict(lambda: defaultdict(float))   # (a, b) -> exercise -> weight
     for (ex, h), who in postings.items():
-        w = _weight(len(who), n, cap)
+        w = 0.0 if (ex, h) in usual_fp else _weight(len(who), n, cap)
         if w <= 0:
             continue
         for a, b in combinations(who, 2):
@@ -309,7 +320,7 @@ def analyse(assignment, answers, starters, order=None):
         pairs.append(Pair(a, b, score, per, listed))
     pairs.sort(key=lambda p: (-p.listed, -p.score, p.a, p.b))
     return Analysis(assignment, students, order, judged, too_short, cells, cap, pairs,
-                    n * (n - 1) // 2, df)
+                    n * (n - 1) // 2, df, usual_fp)
 
 
 # --------------------------------------------------------------------------- from an autograde run
@@ -325,6 +336,23 @@ def starter_cells(assignment, release=course.RELEASE):
             meta = course.nbgrader_meta(cell)
             if meta.get("solution") and cell.cell_type == "code" and meta.get("grade_id"):
                 out[meta["grade_id"]] = cell.source
+    return out
+
+
+SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n?",
+                             re.S | re.M)
+
+
+def solution_cells(assignment, solutions=course.SOLUTIONS):
+    """{exercise: source} of the master notebooks' answer cells, solution written in."""
+    import nbformat
+
+    out = {}
+    for path in sorted((Path(solutions) / assignment).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = course.nbgrader_meta(cell)
+            if meta.get("solution") and cell.cell_type == "code" and meta.get("grade_id"):
+                out[meta["grade_id"]] = SOLUTION_REGION.sub(lambda m: m.group(1), cell.source)
     return out
 
 
@@ -368,7 +396,11 @@ def analyse_run(out_dir, results=None, release=course.RELEASE):
     for aid, answers in sorted(answers_from_results(results).items()):
         starters = starter_cells(aid, release)
         if starters:
-            out.append(analyse(aid, answers, starters))
+            try:
+                usual = solution_cells(aid)
+            except OSError:
+                usual = {}
+            out.append(analyse(aid, answers, starters, usual=usual))
     return out
 
 
@@ -385,8 +417,8 @@ th{background:#f3f3f3} td.num{text-align:right}
 img{max-width:100%;height:auto}
 .pair{border:1px solid #ccc;border-radius:6px;margin:1.2em 0;padding:.5em 1em}
 .side{display:grid;grid-template-columns:1fr 1fr;gap:.8em}
-pre{background:#f8f8f8;border:1px solid #e4e4e4;padding:.5em;overflow-x:auto;font-size:.8em;
-    margin:.2em 0;white-space:pre}
+pre{background:#f8f8f8;border:1px solid #e4e4e4;padding:.5em;font-size:.8em;
+    margin:.2em 0;white-space:pre-wrap;overflow-wrap:anywhere}
 mark.rare{background:#ffb347} mark.common{background:#e3ecf7}
 .ex{font-weight:600;margin-top:.6em}
 """
@@ -407,10 +439,15 @@ def _marks(cell, slices_rare, slices_common):
     for slices, lv in ((slices_common, 1), (slices_rare, 2)):
         for s, e in zip(*slices):
             s, e = int(s), int(min(e, len(cell.doc)))
-            if e <= s:
-                continue
-            a, b = int(cell.starts[s]), int(cell.ends[e - 1])
-            level[a:b] = np.maximum(level[a:b], lv)
+            # the tokens behind the shared characters, and the blanks between them (never
+            # a comment or docstring the normalization dropped)
+            spans = sorted(set(zip(cell.starts[s:e].tolist(), cell.ends[s:e].tolist())))
+            prev_end = None
+            for a, b in spans:
+                if prev_end is not None and prev_end < a and not src[prev_end:a].strip():
+                    a = prev_end
+                level[a:b] = np.maximum(level[a:b], lv)
+                prev_end = b
     out, i = [], 0
     while i < len(src):
         j = i
@@ -433,11 +470,15 @@ def _overlap(an, ex, ca, cb, rare):
 def pair_html(an, pair):
     parts = [f"<div class='pair' id='{html.escape(pair.a)}--{html.escape(pair.b)}'>",
              f"<h3>{html.escape(pair.a)} · {html.escape(pair.b)}: {100 * pair.score:.0f}%</h3>"]
+    quiet = []
     for ex in an.judged:
         ca, cb = an.cells[pair.a].get(ex), an.cells[pair.b].get(ex)
         if ca is None or cb is None:
             continue
         s, mass, nshared = pair.per_exercise.get(ex, (0.0, 0.0, 0))
+        if s < 0.05:
+            quiet.append(ex)
+            continue
         ra, rb = _overlap(an, ex, ca, cb, True)
         ma, mb = _overlap(an, ex, ca, cb, False)
         parts.append(f"<div class='ex'>{html.escape(ex)}: {100 * s:.0f}% "
@@ -445,6 +486,9 @@ def pair_html(an, pair):
                      f"{nshared} fingerprints in common)</span></div>")
         parts.append("<div class='side'>"
                      f"<pre>{_marks(ca, ra, ma)}</pre><pre>{_marks(cb, rb, mb)}</pre></div>")
+    if quiet:
+        parts.append(f"<p class='muted small'>Little or no rare code in common: "
+                     f"{html.escape(', '.join(quiet))}.</p>")
     parts.append("</div>")
     return "".join(parts)
 

@@ -16,7 +16,7 @@ from cohort import mistakes
 from cohort.styles import STYLE_IMPORTS, STYLES, disguise
 from cohort.submissions import answers_for, fill, write
 
-from conftest import run_cli
+from conftest import read_grades, run_cli
 
 A = "01_gates"
 MASTER = course.course_notebooks()[A][0]
@@ -63,7 +63,7 @@ def planted():
     answers["copy-partial-all-disguises-loops"] = _partial(
         "loops", ["update_gate", "reset_gate"], ["rename", "recomment", "reorder", "helper"])
     planted.add(frozenset(("copy-partial-all-disguises-loops", "ind-loops")))
-    an = S.analyse(A, answers, S.starter_cells(A))
+    an = S.analyse(A, answers, S.starter_cells(A), usual=S.solution_cells(A))
     return an, planted
 
 
@@ -184,6 +184,9 @@ def test_similarity_command_on_an_autograde_output(tmp_path):
     proc = run_cli("autograde", "--submissions", subs, "--out", out, "--assignment", A,
                    "--timeout", 60)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # the styles are correct in the real notebook too: full marks
+    grades = read_grades(out)
+    assert all(g["score"] == g["max_score"] for g in grades.values()), grades
     shutil.rmtree(out / "report" / "similarity")
     proc = run_cli("similarity", "--out", out, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

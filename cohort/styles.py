@@ -363,15 +363,16 @@ HELPER_LINES = ['if a.shape[0] != b.shape[0]:\n        raise ValueError("MESSAGE
                 'assert len(a) == len(b), "MESSAGE"', 'assert np.ndim(a) == 2 and np.ndim(b) == 2',
                 'rows = {np.shape(a)[0], np.shape(b)[0]}\n    assert len(rows) == 1, rows',
                 'if not np.all(np.isfinite(a)):\n        raise ValueError("not finite")',
-                'assert a.dtype.kind == "f" or a.dtype.kind == "i"', 'assert b.size > 0',
-                'assert isinstance(a, np.ndarray), type(a)']
+                'assert a.dtype.kind == "f" or a.dtype.kind == "i"', 'assert b.size < LIMIT',
+                'assert isinstance(a, np.ndarray), type(a)', 'assert a.shape[-1] < LIMIT']
 MESSAGES = ["batch sizes differ", "rows do not match", "x and h_prev disagree", "bad batch",
             "inputs must share N", "shape mismatch"]
 
 
 def _helper(name, rng):
     """A helper of the copier's own: some checks of their choosing, in their order."""
-    body = rng.sample(HELPER_LINES, rng.randint(2, 4))
+    body = [line.replace("LIMIT", str(rng.randint(100, 10 ** 6)))
+            for line in rng.sample(HELPER_LINES, rng.randint(2, 4))]
     message = f"{rng.choice(MESSAGES)} ({rng.randint(1, 999)})"
     return (f"def {name}(a, b):\n" + "".join(f"    {line}\n" for line in body)
             ).replace("MESSAGE", message) + "\n\n"

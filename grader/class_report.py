@@ -8,7 +8,9 @@ writes ``out_dir/report/``:
   every test cell, the most frequent diagnoses, and the quiz item analysis;
 * ``needs_review.csv``, ``scores.csv``, ``exercises.csv``, ``diagnoses.csv``,
   ``quiz_items.csv`` and ``quiz_answers.csv``: the same numbers as tables;
-* ``figures/*.png``: the figures as files.
+* ``figures/*.png``: the figures as files;
+* ``similarity/``: which learners share their code (``grader/similarity.py``), summarized
+  in a last section of ``index.html``.
 
 It runs at the end of ``autograde`` and on its own as ``python -m grader report --out DIR``.
 The report is for instructors: it names hidden tests and shows the quiz answer key.

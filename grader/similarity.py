@@ -165,7 +165,7 @@ class Cell:
 def _kgram_hashes(doc):
     """Hashes of every K-gram, the same in every process (copydetect's use Python's
     ``hash``, which changes from run to run: the report would too)."""
-    data = doc.encode("utf-32-le")
+    data = doc.encode("utf-32-le", "surrogatepass")
     return np.array([int.from_bytes(hashlib.blake2b(data[4 * i:4 * (i + K)], digest_size=8).digest(),
                                     "little", signed=True) for i in range(len(doc) - K + 1)],
                     dtype=np.int64)
@@ -262,7 +262,10 @@ def analyse(assignment, answers, starters, order=None, usual=None):
         names = {ex: _bound_names(src) for ex, src in mine.items()}
         also = {ex: set().union(*[b for e, b in names.items() if e != ex]) for ex in mine}
         for ex, src in mine.items():
-            cell = fingerprint(src, boiler[ex], frozenset(also[ex]))
+            try:
+                cell = fingerprint(src, boiler[ex], frozenset(also[ex]))
+            except (ValueError, TypeError, RecursionError, MemoryError, UnicodeError):
+                continue   # hostile or broken beyond reading: never the whole report's fault
             if cell.hashes:
                 own[ex] = cell
         cells[student] = own
@@ -368,8 +371,11 @@ def answers_from_results(results):
         for cell in nb.get("cells", []):
             if not isinstance(cell, dict) or cell.get("cell_type") != "code":
                 continue
-            meta = course.nbgrader_meta(cell)
-            gid = meta.get("grade_id")
+            try:
+                meta = course.nbgrader_meta(cell)
+                gid = meta.get("grade_id")
+            except (AttributeError, TypeError):
+                continue
             if meta.get("solution") and isinstance(gid, str):
                 src = cell.get("source", "")
                 src = "".join(src) if isinstance(src, list) else src

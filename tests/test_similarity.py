@@ -204,3 +204,24 @@ def test_similarity_command_on_an_autograde_output(tmp_path):
         text = page.read_text(errors="replace")
         assert "bob" not in text and "similarity" not in text.lower(), page
     assert not list((out / "feedback").rglob("*similar*"))
+
+
+def test_broken_and_hostile_cells_never_break_the_analysis():
+    cells = ["def sigmoid(a):\n" + "    x = 1\n" * 40000,
+             "def sigmoid(a):\n    return " + "(" * 100000 + "a" + ")" * 100000 + "\n",
+             "def sigmoid(a):\n    return a\x00 + 1\n",
+             "def sigmoid(a):\n  x = 1\n        y = 2\n return\n",
+             'def sigmoid(a):\n    s = """never closed\n',
+             "def sigmoid(a):\n    t = '\ud800' if a else '\u26a0'\n    return t\n"]
+    answers = {f"s{i}": {"sigmoid": src, "update_gate": 5, "not-an-exercise": "x"}
+               for i, src in enumerate(cells)}
+    answers["x"] = {"gru_cell_forward": STYLES["loops"]["gru_cell_forward"]}
+    answers["y"] = {"gru_cell_forward": STYLES["loops"]["gru_cell_forward"]}
+    an = S.analyse(A, answers, S.starter_cells(A))
+    assert frozenset(("x", "y")) in _listed(an)
+    assert "<h1>" in S.assignment_html(an)
+    odd = [{"student": "a", "assignment": A, "graded_notebook": {"cells": [
+        None, 3, {"cell_type": "code", "metadata": [1]},
+        {"cell_type": "code", "metadata": {"nbgrader": {"solution": True, "grade_id": "sigmoid"}},
+         "source": ["def sigmoid(a):\n", "    return a\n"]}]}}, {"graded_notebook": "x"}, {}]
+    assert S.answers_from_results(odd) == {A: {"a": {"sigmoid": "def sigmoid(a):\n    return a\n"}}}

@@ -41,6 +41,7 @@ def grade_one(sub, limits):
         master = _master(sub.assignment, sub.notebook)
         result = grade_notebook(sub, master, limits).to_dict()
         result["source_hash"] = source_hash(master)
+        result["figures"] = limits.figures
         result["graded_notebook"] = dict(result["graded_notebook"])
         try:
             result["_feedback"] = render_feedback(result)
@@ -53,8 +54,9 @@ def _result_path(out_dir, sub):
     return Path(out_dir) / "results" / sub.student / sub.assignment / f"{sub.notebook}.json"
 
 
-def _cached(out_dir, sub):
-    """A saved result is reused when neither the submission nor the master changed."""
+def _cached(out_dir, sub, figures=False):
+    """A saved result is reused when neither the submission nor the master changed, and,
+    for a run with ``--figures``, when it was graded with figures too."""
     path = _result_path(out_dir, sub)
     if not path.exists():
         return None
@@ -64,7 +66,8 @@ def _cached(out_dir, sub):
         return None
     master = _master(sub.assignment, sub.notebook)
     if saved.get("fingerprint", "") != (sub.fingerprint() if sub.path else "") \
-            or saved.get("source_hash") != source_hash(master):
+            or saved.get("source_hash") != source_hash(master) \
+            or (figures and not saved.get("figures")):
         return None
     return saved
 
@@ -153,7 +156,7 @@ def check_confinement(unconfined, log):
 def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
               assignment_ids=None, db_url=None, regrade=False, log=print,
               memory_mb=defaults.MEMORY_MB, dask=None,
-              unconfined=False, dask_security=None, grader_user=None):
+              unconfined=False, dask_security=None, grader_user=None, figures=False):
     check_confinement(unconfined, log)
     check_db_url(db_url)
     ident = privileges.grader_identity(grader_user)
@@ -178,14 +181,15 @@ def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
         scope = sorted({s.assignment for s in subs})
         db_url = db_url or record.sqlite_url(out_dir / "gradebook.db")
         # saved results are learner data: read without root, here and below
-        uncached = {tuple(k) for k in privileges.run_as(ident, _uncached, out_dir, subs, regrade)}
+        uncached = {tuple(k) for k in privileges.run_as(ident, _uncached, out_dir, subs, regrade,
+                                                        figures)}
         todo = [s for s in subs if s.key in uncached]
-        limits = Limits(timeout, memory_mb, confined=not unconfined)
+        limits = Limits(timeout, memory_mb, confined=not unconfined, figures=figures)
         pool = _start_workers(min(workers, len(todo)), limits, ident) if todo and not dask else None
         privileges.drop(ident)   # from here on nothing runs as root but the launchers
         results = {}
         for sub in subs:
-            saved = None if sub.key in uncached else _cached(out_dir, sub)
+            saved = None if sub.key in uncached else _cached(out_dir, sub, figures)
             if saved is not None:
                 results[sub.key] = saved
             elif sub.key not in uncached:   # removed since we looked: grade it after all
@@ -264,9 +268,9 @@ def _root_cause(exc):
     return f"{type(exc).__name__}: {first_line}"
 
 
-def _uncached(out_dir, subs, regrade):
+def _uncached(out_dir, subs, regrade, figures=False):
     """Keys of the submissions whose saved result cannot be reused."""
-    return [list(s.key) for s in subs if regrade or _cached(out_dir, s) is None]
+    return [list(s.key) for s in subs if regrade or _cached(out_dir, s, figures) is None]
 
 
 def _from_zip(zip_path, out_dir, log):
@@ -317,7 +321,7 @@ def _start_workers(n, limits, ident):
     # the pool's semaphores belong to the grader identity, which removes them at the end
     with privileges.effective(ident):
         pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_start_worker,
-                                      initargs=(limits.confined, ident))
+                                      initargs=(limits.confined, ident, limits.figures))
     for future in [pool.submit(_ready) for _ in range(n)]:   # each submit spawns a worker
         future.result()
     return pool
@@ -356,12 +360,13 @@ def _run(pool, todo, limits, dask=None, dask_security=None):
                 future.cancel()
 
 
-def _start_worker(confined, ident):
+def _start_worker(confined, ident, figures=False):
     """A new local worker starts its launcher at once (torch loads there while the worker
-    imports the grader), then gives up root if it had it."""
+    imports the grader), then gives up root if it had it. The launcher's kernels draw
+    figures or not as the run says (``--figures``)."""
     from .launch import Launcher
 
-    Launcher.get(confined)
+    Launcher.get(confined, figures)
     privileges.drop(ident)
 
 
@@ -405,7 +410,7 @@ def main(args):
                       memory_mb=args.memory_mb, dask=args.dask, unconfined=args.unconfined,
                       dask_security=dask_security(args.dask_tls_ca, args.dask_tls_cert,
                                                   args.dask_tls_key),
-                      grader_user=args.grader_user)
+                      grader_user=args.grader_user, figures=args.figures)
     print(report.grade_table(table))
     print(report.summary(table))
     print(f"wrote {Path(args.out) / 'grades.csv'}, {Path(args.out) / 'gradebook.db'}, "

@@ -71,6 +71,12 @@ class report report/index.html.
                       help="grade on this Dask scheduler's workers instead of local processes")
     auto.add_argument("--regrade", action="store_true",
                       help="grade everything again instead of reusing saved results")
+    auto.add_argument("--figures", action="store_true",
+                      help="draw the notebooks' figures into the feedback pages (inline PNGs, "
+                           "as Jupyter draws them) and run the cells after a notebook's last "
+                           "test; slower. Without it plotting code runs but draws nothing, the "
+                           "page says where a figure would be, and those cells do not run. "
+                           "Scores are the same either way")
     auto.add_argument("--unconfined", action="store_true",
                       help="grade where kernels cannot be confined (no Landlock/seccomp): learner "
                            "code then has this account's rights; grades.csv and the report say so")

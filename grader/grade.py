@@ -13,7 +13,7 @@ import nbformat
 from . import check, collect, course, faults
 from .launch import KernelStartFailed, LauncherDied
 from .protocol import GradingStopped, LearnerError
-from .session import KernelSession, Limits
+from .session import NOT_RUN_NOTE, KernelSession, Limits
 
 RETRIES = 2   # fresh kernels for a fault that is not the learner's, before the row says error
 
@@ -68,6 +68,17 @@ def plan(nb, master):
     # Tests whose anchor the learner deleted still run: at the end, in source order.
     steps += [("test", t) for t in master.tests if t.grade_id not in placed]
     return steps
+
+
+def graded_part(steps):
+    """Grading without figures runs the steps up to the last test only: the code cells after
+    it (a notebook's closing experiments and plots) cannot change any score, so they are
+    not run, and their outputs say so (``--figures`` runs them)."""
+    last = max((i for i, (kind, _) in enumerate(steps) if kind == "test"), default=-1)
+    for _, cell in steps[last + 1:]:
+        cell.outputs = [nbformat.v4.new_output("display_data", data=dict(NOT_RUN_NOTE))]
+        cell.execution_count = None
+    return steps[:last + 1]
 
 
 def not_run(test, why):
@@ -214,7 +225,8 @@ def _run(nb, master, limits, answers, sub, attempt):
         with session:
             faults.after_kernel_start(sub, attempt, session)
             learner = None
-            for kind, item in plan(nb, master):
+            steps = plan(nb, master)
+            for kind, item in steps if limits.figures else graded_part(steps):
                 if kind == "cell":
                     session.run_cell(item)
                     learner = None   # definitions may have changed

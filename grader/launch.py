@@ -37,24 +37,27 @@ class LauncherDied(RuntimeError):
 class Launcher:
     """This process's launcher (``grader/launcher.py``); one per worker process."""
 
-    _instances = {}   # confined -> Launcher
+    _instances = {}   # (confined, figures) -> Launcher
 
-    def __init__(self, confined=True):
+    def __init__(self, confined=True, figures=False):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.sock, self.confined = ours, confined
+        self.sock, self.confined, self.figures = ours, confined, figures
         self.proc = subprocess.Popen(
             [sys.executable, "-I", str(LAUNCHER), str(theirs.fileno()), str(course.RELEASE),
-             "confined" if confined else "unconfined"],
+             "confined" if confined else "unconfined", "figures" if figures else "no-figures"],
             pass_fds=[theirs.fileno()], env=confine.kernel_env(), cwd=tempfile.gettempdir(),
             stdin=subprocess.DEVNULL)
         theirs.close()
 
     @classmethod
-    def get(cls, confined=True):
-        old = cls._instances.get(confined)
+    def get(cls, confined=True, figures=False):
+        """This process's launcher for kernels of that kind (``figures``: they draw inline
+        PNGs, ``autograde --figures``; otherwise nothing is drawn)."""
+        key = (confined, figures)
+        old = cls._instances.get(key)
         if old is None or old.proc.poll() is not None:
-            cls._instances[confined] = cls(confined)
-        return cls._instances[confined]
+            cls._instances[key] = cls(confined, figures)
+        return cls._instances[key]
 
     def ask(self, request, fds=(), timeout=120):
         self.sock.settimeout(timeout)   # the first answer waits for torch to import
@@ -124,7 +127,7 @@ class ForkProvisioner(LocalProvisioner):
 
     async def launch_kernel(self, cmd, **kwargs):
         km = self.parent
-        launcher = Launcher.get(km.limits.confined)
+        launcher = Launcher.get(km.limits.confined, km.limits.figures)
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         info = km.get_connection_info()

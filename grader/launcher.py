@@ -12,8 +12,11 @@ behind. Learner code never reaches it: every descriptor but the kernel's own pip
 closed in the fork, and requests come only from the worker, over a unix socket pair
 (one JSON datagram each way, descriptors passed beside it).
 
-Run as ``python -I launcher.py SOCKET_FD RELEASE_DIR confined|unconfined`` (isolated: nothing of the course
-is importable here; the sibling modules are loaded by path).
+Run as ``python -I launcher.py SOCKET_FD RELEASE_DIR confined|unconfined figures|no-figures``
+(isolated: nothing of the course is importable here; the sibling modules are loaded by path).
+Its kernels draw figures as inline PNGs (``figures``, ``autograde --figures``) or draw
+nothing and leave a note where a figure would be (``no-figures``, the default,
+``grader/figure_notes.py``); the warm-up pays only what that mode needs.
 """
 import json
 import os
@@ -35,18 +38,21 @@ PRELOAD = ("numpy", "matplotlib", "matplotlib.pyplot", "torch", "IPython",
            "IPython.extensions.storemagic", "jedi", "IPython.core.completerlib",
            "IPython.core.debugger", "IPython.core.magic_arguments", "IPython.core.magics.ast_mod",
            "IPython.core.magics.execution", "IPython.core.oinspect", "IPython.utils.module_paths",
-           "IPython.utils.wildcard", "tornado.platform.asyncio", "pyseccomp")
+           "IPython.utils.wildcard", "tornado.platform.asyncio", "pyseccomp", "psutil")
 
-# figures become inline PNG outputs, so feedback pages show the learner's plots; no
-# input history (a SQLite file and a thread per kernel, for nobody to read)
-KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--IPKernelApp.matplotlib=inline",
-               "--HistoryManager.enabled=False"]
+# no input history (a SQLite file and a thread per kernel, for nobody to read)
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
+# --figures: figures become inline PNG outputs, as Jupyter draws them, so feedback pages
+# show the learner's plots; without it the kernel installs figure_notes after start-up
+FIGURE_ARGS = ["--IPKernelApp.matplotlib=inline"]
 MAX_MESSAGE = 1 << 16
 
 
-def warm_up():
+def warm_up(figures=True, notes=None):
     """Import what notebooks import, then pay the one-time costs that libraries defer to
     first use. Nothing here is learner code: every fork starts from the same state.
+    ``figures``: warm up drawing (fonts, mathtext, the PNG writer); otherwise a figure is
+    made with ``notes`` (the figure_notes module), which draws nothing.
 
     The benchmark's floor kernel runs this too, so the floor is as warm as our kernels."""
     import importlib
@@ -63,18 +69,32 @@ def warm_up():
         import torch
         from matplotlib.backends.registry import backend_registry
 
-        # --IPKernelApp.matplotlib=inline is checked against every installed backend, which
-        # scans all packages' entry points (30 ms per kernel); the registry keeps the list
-        backend_registry.list_all()
+        from jupyter_client import localinterfaces
+
+        # a kernel's connection info asks for this machine's addresses (psutil, 15 ms)
+        localinterfaces.localhost()
         # torch.optim's first optimizer imports torch._dynamo and sympy (over a second)
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])
-        # fonts, mathtext and the PNG writer load on the first figure drawn
-        fig, ax = plt.subplots(figsize=(2, 2))
-        ax.semilogy([1, 10], label=r"$\|x\|_F$")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
-        plt.close(fig)
+        if figures:
+            # --IPKernelApp.matplotlib=inline is checked against every installed backend,
+            # which scans all packages' entry points (30 ms per kernel); the registry keeps
+            # the list
+            backend_registry.list_all()
+            # fonts, mathtext and the PNG writer load on the first figure drawn
+            fig, ax = plt.subplots(figsize=(2, 2))
+            ax.semilogy([1, 10], label=r"$\|x\|_F$")
+            ax.legend()
+            fig.tight_layout()
+            fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+            plt.close(fig)
+        elif notes is not None:
+            # what a plotting cell imports on first use (axes, scales, legend, layout)
+            fig = plt.Figure()
+            notes.FigureCanvas(fig)
+            ax = fig.subplots(1, 2)[0]
+            ax.semilogy([1, 10], label=r"$\|x\|_F$")
+            ax.legend()
+            fig.tight_layout()
     except Exception:  # noqa: BLE001 (a warm-up that fails only costs speed)
         pass
 
@@ -94,9 +114,9 @@ def _clamp(value, low, high):
 
 
 class Launcher:
-    def __init__(self, sock, release_root, confined=True):
+    def __init__(self, sock, release_root, confined=True, figures=False, notes=None):
         self.sock, self.release_root = sock, Path(release_root).resolve()
-        self.confined = confined
+        self.confined, self.figures, self.notes = confined, figures, notes
         self.confine = _load("confine.py", "gru_confine")
         self.helper = _load("kernel_helper.py", "gru_kernel_helper").__gru_grader__
         self.root = os.geteuid() == 0
@@ -186,13 +206,19 @@ class Launcher:
     # -- clean-up
     def _kill_uid(self, uid):
         """kill(-1) as the kernel's own user id reaches exactly its processes, fork loops
-        included (repeated until none is left)."""
+        included, repeated until none of them is alive (at most 1000 times, 1 ms apart).
+
+        kill(-1) itself cannot say when that is: it succeeds whenever any other process
+        exists, its own or not (and zombies count), so the killer looks in /proc."""
         pid = os.fork()
         if pid == 0:
             try:
                 self.confine.become(uid)
+                me = os.getpid()
                 for _ in range(1000):
                     os.kill(-1, signal.SIGKILL)
+                    if not _alive_of(uid, me):
+                        break
                     time.sleep(0.001)
             except (ProcessLookupError, PermissionError):
                 pass
@@ -279,7 +305,10 @@ class Launcher:
 
             app = IPKernelApp.instance()
             app.initialize(["-f", str(connection), *KERNEL_ARGS,
+                            *(FIGURE_ARGS if self.figures else []),
                             f"--IPKernelApp.parent_handle={os.getppid()}"])
+            if not self.figures:
+                self.notes.install(app.shell)
             # the debugger's socket connects to the kernel's own shell port: no debugger here,
             # and a connection that ZeroMQ retries after seccomp denies it aborts the kernel
             app.debug_shell_socket.close(linger=0)
@@ -291,6 +320,23 @@ class Launcher:
             app.start()
         finally:
             os._exit(0)
+
+
+def _alive_of(uid, me):
+    """Whether a process of this user id other than ``me`` is alive (not yet a zombie)."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as f:
+                status = f.read(2048)
+        except OSError:
+            continue
+        fields = dict(line.split(b":", 1) for line in status.splitlines() if b":" in line)
+        real_uid = fields.get(b"Uid", b"").split()[:1]
+        if real_uid == [str(uid).encode()] and not fields.get(b"State", b"").strip().startswith((b"Z", b"X")):
+            return True
+    return False
 
 
 def _processes_of(uid):
@@ -306,8 +352,14 @@ def _processes_of(uid):
 
 def main():
     sock = socket.socket(fileno=int(sys.argv[1]))
-    warm_up()
-    launcher = Launcher(sock, sys.argv[2], confined=sys.argv[3] == "confined")
+    figures = sys.argv[4] == "figures"
+    notes = None
+    if not figures:
+        notes = _load("figure_notes.py", "gru_figure_notes")
+        sys.modules[notes.NAME] = notes    # matplotlib.use("module://gru_figure_notes")
+    warm_up(figures, notes)
+    launcher = Launcher(sock, sys.argv[2], confined=sys.argv[3] == "confined",
+                        figures=figures, notes=notes)
     launcher.env = dict(os.environ)
     launcher.serve()
 

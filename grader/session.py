@@ -18,6 +18,23 @@ from .launch import ConfinedKernelManager, KernelStartFailed
 from .protocol import GradingStopped, LearnerError
 
 MAX_CELL_OUTPUT = 200_000      # characters of text kept per cell, for the graded notebook
+# where a kernel that draws nothing would have shown a figure (grader/figure_notes.py), the
+# graded notebook gets this note; whatever the kernel sent with it is dropped
+FIGURE_MIME = "application/vnd.gru.figure+json"
+FIGURE_NOTE = {
+    "text/plain": "[figure not drawn while grading: figures are drawn when you run the notebook]",
+    "text/html": ("<blockquote class='gru-note gru-figure-note'><em>Figure not drawn "
+                  "while grading: figures are drawn when you run the notebook.</em>"
+                  "</blockquote>"),
+}
+# a code cell after the notebook's last test, which grading without figures does not run
+NOT_RUN_NOTE = {
+    "text/plain": ("[not run while grading: no test comes after this cell, so it cannot change "
+                   "the score; it runs, with its figures, when you run the notebook]"),
+    "text/html": ("<blockquote class='gru-note gru-not-run-note'><em>Not run while "
+                  "grading: no test comes after this cell, so it cannot change the score. It "
+                  "runs, with its figures, when you run the notebook.</em></blockquote>"),
+}
 
 
 @dataclass(frozen=True)
@@ -27,14 +44,23 @@ class Limits:
     memory_mb: int = defaults.MEMORY_MB
     nproc: int = 128
     confined: bool = field(default=True)
+    figures: bool = False   # draw figures (inline PNGs); otherwise a note where each would be
 
 
 class CappedClient(NotebookClient):
-    """nbclient that keeps at most MAX_CELL_OUTPUT characters of a cell's outputs.
+    """nbclient that keeps at most MAX_CELL_OUTPUT characters of a cell's outputs, and puts
+    the grader's note where a kernel that draws nothing would have shown a figure.
 
     The kernel buffers prints between flushes, so one message can carry hundreds of MB:
     the cap applies to what is stored, message by message.
     """
+
+    def process_message(self, msg, cell, cell_index):
+        content = msg.get("content")
+        if isinstance(content, dict) and isinstance(content.get("data"), dict) \
+                and FIGURE_MIME in content["data"]:   # the grader's note, not the kernel's data
+            msg = {**msg, "content": {**content, "data": dict(FIGURE_NOTE), "metadata": {}}}
+        return super().process_message(msg, cell, cell_index)
 
     def output(self, outs, msg, display_id, cell_index):
         if outs and outs[-1].get("name") == "truncated":
@@ -217,4 +243,5 @@ class LearnerFunction:
         return f"<learner function {self.__name__}>"
 
 
-__all__ = ["KernelSession", "Limits", "LearnerFunction", "KernelStartFailed", "MAX_CELL_OUTPUT"]
+__all__ = ["KernelSession", "Limits", "LearnerFunction", "KernelStartFailed", "MAX_CELL_OUTPUT",
+           "FIGURE_MIME", "FIGURE_NOTE", "NOT_RUN_NOTE"]

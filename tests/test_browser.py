@@ -9,8 +9,9 @@ not used. Without either, these tests skip and say why.
   opens the notebook, runs all cells from the Run menu, sees the visible test fail with
   ``NotImplementedError`` on the blank release, then types a sigmoid into the solution cell and
   sees the visible test print ``sigmoid: OK``.
-* A tiny cohort is graded with the real CLI; the class report's figures and a feedback page's
-  score banner must be rendered by the browser, not just present in the HTML.
+* A tiny cohort is graded with the real CLI (``--figures``, so feedback pages carry the
+  learners' plots); the class report's figures and a feedback page's score banner and gate
+  plot must be rendered by the browser, not just present in the HTML.
 
 Screenshots land in each test's ``tmp_path`` (pytest keeps the last few runs under
 ``/tmp/pytest-of-<user>/``).
@@ -275,9 +276,11 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser_cohort")
     subs, out = root / "submissions", root / "out"
+    # --figures: the pages carry the learners' figures (by default the grader draws none and
+    # says so where each would be; tests/test_figures.py), so the gate plot test has one
     for args in (["cohort", subs, "--students", "6", "--assignment", ASSIGNMENT],
                  ["grader", "autograde", "--submissions", subs, "--out", out,
-                  "--assignment", ASSIGNMENT]):
+                  "--assignment", ASSIGNMENT, "--figures"]):
         proc = subprocess.run([sys.executable, "-m", *map(str, args)], cwd=ROOT,
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"{args[:2]} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"

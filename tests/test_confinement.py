@@ -343,7 +343,8 @@ def test_started_as_root_only_the_launchers_keep_root(tmp_path):
     import psutil
 
     subs = tmp_path / "subs"
-    save(subs, "slow", insert_after(notebook(), None, "import time\ntime.sleep(30)"))
+    # after the imports (a cell after the last test would not run)
+    save(subs, "slow", insert_after(notebook(), "imports", "import time\ntime.sleep(30)"))
     proc = subprocess.Popen([sys.executable, "-m", "grader", "autograde", "--submissions", subs,
                              "--out", tmp_path / "out", "--assignment", A, "--workers", "1",
                              "--timeout", "15"], cwd=ROOT, stdout=subprocess.PIPE,

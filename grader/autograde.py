@@ -44,7 +44,7 @@ def grade_one(sub, limits):
         result["figures"] = limits.figures
         result["graded_notebook"] = dict(result["graded_notebook"])
         try:
-            result["_feedback"] = render_feedback(result)
+            result["_feedback"] = render_feedback(result, limits.reveal_quiz)
         except Exception as exc:  # noqa: BLE001 (feedback must not cost a grade)
             result["feedback_error"] = f"{type(exc).__name__}: {exc}"
         return result
@@ -156,7 +156,8 @@ def check_confinement(unconfined, log):
 def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
               assignment_ids=None, db_url=None, regrade=False, log=print,
               memory_mb=defaults.MEMORY_MB, dask=None,
-              unconfined=False, dask_security=None, grader_user=None, figures=False):
+              unconfined=False, dask_security=None, grader_user=None, figures=False,
+              reveal_quiz=False):
     check_confinement(unconfined, log)
     check_db_url(db_url)
     ident = privileges.grader_identity(grader_user)
@@ -184,7 +185,8 @@ def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
         uncached = {tuple(k) for k in privileges.run_as(ident, _uncached, out_dir, subs, regrade,
                                                         figures)}
         todo = [s for s in subs if s.key in uncached]
-        limits = Limits(timeout, memory_mb, confined=not unconfined, figures=figures)
+        limits = Limits(timeout, memory_mb, confined=not unconfined, figures=figures,
+                        reveal_quiz=reveal_quiz)
         pool = _start_workers(min(workers, len(todo)), limits, ident) if todo and not dask else None
         privileges.drop(ident)   # from here on nothing runs as root but the launchers
         results = {}
@@ -221,6 +223,8 @@ def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
             for result in results.values():   # reused results go into this gradebook too
                 if result.get("graded_notebook") is not None:
                     _record_or_flag(writer, result)
+                if limits.reveal_quiz and _explained(result):   # released since it was graded
+                    write_feedback(out_dir, result, *render_feedback(result, True))
             for sub, result in graded:
                 feedback = result.pop("_feedback", None)
                 if feedback:
@@ -247,6 +251,10 @@ def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
             f"{sum(r['retries'] for r in retried)} fresh kernels for grader faults "
             f"in {len(retried)} notebooks")
     return table
+
+
+def _explained(result):
+    return any((t.get("extra") or {}).get("explanation") for t in result.get("tests", []))
 
 
 def _record_or_flag(writer, result):
@@ -410,7 +418,8 @@ def main(args):
                       memory_mb=args.memory_mb, dask=args.dask, unconfined=args.unconfined,
                       dask_security=dask_security(args.dask_tls_ca, args.dask_tls_cert,
                                                   args.dask_tls_key),
-                      grader_user=args.grader_user, figures=args.figures)
+                      grader_user=args.grader_user, figures=args.figures,
+                      reveal_quiz=args.reveal_quiz)
     print(report.grade_table(table))
     print(report.summary(table))
     print(f"wrote {Path(args.out) / 'grades.csv'}, {Path(args.out) / 'gradebook.db'}, "

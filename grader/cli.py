@@ -77,6 +77,10 @@ class report report/index.html.
                            "test; slower. Without it plotting code runs but draws nothing, the "
                            "page says where a figure would be, and those cells do not run. "
                            "Scores are the same either way")
+    auto.add_argument("--reveal-quiz", action="store_true",
+                      help="feedback pages explain why each quiz choice is wrong (release them "
+                           "after the deadline: saved results get new pages, no regrading); "
+                           "without it a wrong answer names only what to reread")
     auto.add_argument("--unconfined", action="store_true",
                       help="grade where kernels cannot be confined (no Landlock/seccomp): learner "
                            "code then has this account's rights; grades.csv and the report say so")

@@ -143,14 +143,27 @@ class ForkProvisioner(LocalProvisioner):
             os.close(rep_w)
         km.channel = Channel(req_w, rep_r)
         self.process = KernelProcess(pid, pidfd, launcher)
-        self.pid = self.pgid = pid
+        # no pgid: jupyter_client would killpg it and stop there (as an ordinary user that
+        # succeeds), and the launcher's end (the kernel's descendants, its folder) never ran
+        self.pid, self.pgid = pid, None
         self.cwd = kwargs.get("cwd")
         return self.connection_info
+
+    async def kill(self, restart=False):
+        if self.process is not None:
+            self.process.end()
+
+    terminate = kill
+
+    async def send_signal(self, signum):
+        await self.kill()
 
     async def wait(self):
         # LocalProvisioner polls every 100 ms; a killed fork is gone within a few
         while self.process is not None and self.process.poll() is None:
             await asyncio.sleep(0.005)
+        if self.process is not None:   # it may have died by itself: its leftovers go too
+            self.process.end()
         self.process = None
         return 0
 

@@ -113,6 +113,59 @@ def _clamp(value, low, high):
     return max(low, min(high, int(value)))
 
 
+def remove_tree(top):
+    """Remove a folder a kernel wrote, whatever it made of it. ``shutil.rmtree`` recurses
+    once per level (a 3,000-level tree raised RecursionError and stayed on disk) and needs
+    paths (deeper than PATH_MAX there): here the tree is flattened instead, one level per
+    round, with two descriptors open at a time, and folders the kernel made unreadable are
+    made readable again (it ran as this user, without root)."""
+    try:
+        top_fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return
+    lifted = 0
+    try:
+        progress = True
+        while progress:
+            progress = False
+            with os.scandir(top_fd) as entries:
+                names = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+            for name, is_dir in names:
+                try:
+                    if not is_dir:
+                        os.unlink(name, dir_fd=top_fd)
+                    else:
+                        os.rmdir(name, dir_fd=top_fd)
+                    progress = True
+                    continue
+                except OSError:
+                    if not is_dir:
+                        continue
+                try:   # a folder with something in it: lift its entries to the top
+                    os.chmod(name, 0o700, dir_fd=top_fd)
+                    sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
+                                  dir_fd=top_fd)
+                except OSError:
+                    continue
+                try:
+                    with os.scandir(sub) as inner:
+                        children = [e.name for e in inner]
+                    for child in children:
+                        lifted += 1
+                        os.rename(child, f".lift-{lifted}", src_dir_fd=sub, dst_dir_fd=top_fd)
+                        progress = True
+                except OSError:
+                    pass
+                finally:
+                    os.close(sub)
+    finally:
+        os.close(top_fd)
+    try:
+        os.rmdir(top)
+    except OSError:
+        pass
+
+
 class Launcher:
     def __init__(self, sock, release_root, confined=True, figures=False, notes=None):
         self.sock, self.release_root = sock, Path(release_root).resolve()
@@ -153,7 +206,7 @@ class Launcher:
         finally:
             for pid in list(self.kernels):
                 self.end(pid)
-            shutil.rmtree(self.base, ignore_errors=True)
+            remove_tree(self.base)
 
     def handle(self, request, fds):
         if request.get("op") == "spawn":
@@ -170,6 +223,8 @@ class Launcher:
         support = self.release_root / assignment
         if "/" in assignment or assignment.startswith(".") or not support.is_dir():
             raise ValueError(f"no released assignment {assignment!r}")
+        for pid in list(self.kernels):   # one kernel at a time: the last one ends first,
+            self.end(pid)                  # whatever the worker did or did not ask
         self.count += 1
         workdir = Path(tempfile.mkdtemp(prefix="k", dir=self.base))
         for item in support.iterdir():
@@ -201,7 +256,7 @@ class Launcher:
         if uid is not None:
             self._kill_uid(uid)
         self._kill_descendants()
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_tree(workdir)
 
     # -- clean-up
     def _kill_uid(self, uid):

@@ -45,6 +45,7 @@ class Limits:
     nproc: int = 128
     confined: bool = field(default=True)
     figures: bool = False   # draw figures (inline PNGs); otherwise a note where each would be
+    reveal_quiz: bool = False   # feedback shows why each quiz choice is wrong (released keys)
 
 
 class CappedClient(NotebookClient):
@@ -61,6 +62,20 @@ class CappedClient(NotebookClient):
                 and FIGURE_MIME in content["data"]:   # the grader's note, not the kernel's data
             msg = {**msg, "content": {**content, "data": dict(FIGURE_NOTE), "metadata": {}}}
         return super().process_message(msg, cell, cell_index)
+
+    _update_budget = 5 * MAX_CELL_OUTPUT
+
+    def _update_display_id(self, display_id, msg):
+        # an update rewrites earlier outputs in place, past ``output`` and its cap: its size
+        # times the outputs it rewrites comes out of one budget per notebook
+        content = msg.get("content") if isinstance(msg.get("content"), dict) else {}
+        copies = sum(len(v) for v in self._display_id_map.get(display_id, {}).values())
+        cost = len(str(content.get("data", ""))) * max(copies, 1)
+        self._update_budget -= cost
+        if self._update_budget < 0:
+            msg = {**msg, "content": {**content, "metadata": {}, "data": {
+                "text/plain": "[display update dropped by the grader: output limit]"}}}
+        super()._update_display_id(display_id, msg)
 
     def output(self, outs, msg, display_id, cell_index):
         if outs and outs[-1].get("name") == "truncated":
@@ -184,7 +199,7 @@ class KernelSession:
             raise LearnerError(name, "GradingError", f"unreadable reply: {exc}") from None
         try:
             reply = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):   # hostile JSON, nested 100,000 deep included
             reply = None
         if not isinstance(reply, dict) or reply.get("seq") != self.seq \
                 or not isinstance(reply.get("reply"), dict):
@@ -204,14 +219,16 @@ class KernelSession:
                     bound[name] = LearnerFunction(self, name)
                 else:
                     bound[name] = protocol.decode(info["value"], self.handles)
-            except (KeyError, TypeError, ValueError, protocol.ProtocolError):
+            except Exception:  # noqa: BLE001 (what the kernel sent is the learner's doing)
                 continue
         return bound
 
     def call(self, name, args, kwargs):
         payload = self._request({"op": "call", "name": name, "args": (args, kwargs)}, name)
+        warned = payload.get("warnings")
+        # first and outside the try: a test that turns warnings into errors sees them raised
+        protocol.reemit_warnings(warned if isinstance(warned, list) else [])
         try:
-            protocol.reemit_warnings(payload.get("warnings", []))
             if "error" in payload:
                 err = payload["error"]
                 raise LearnerError(name, str(err.get("ename", "Error"))[:200],
@@ -219,9 +236,15 @@ class KernelSession:
                                    str(err.get("traceback", ""))[:6000])
             after = protocol.decode(payload["args_after"])
             result = protocol.decode(payload["result"], self.handles)
-        except (KeyError, TypeError, AttributeError, ValueError, protocol.ProtocolError) as exc:
-            raise LearnerError(name, "GradingError", f"unreadable reply: {exc}") from None
-        changed = protocol.changed_input([list(args), kwargs], after)
+        except LearnerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (what the kernel sent is the learner's doing)
+            raise LearnerError(name, "GradingError",
+                               f"unreadable reply: {type(exc).__name__}") from None
+        try:
+            changed = protocol.changed_input([list(args), kwargs], after)
+        except Exception:  # noqa: BLE001 (inputs sent back in a shape no input had)
+            changed = (0, 0)
         if changed:
             raise protocol.ArgumentsModified(
                 f"{name} changed its input {protocol.argument_label(changed)} in place; a "

@@ -15,8 +15,9 @@ Both grade the same submissions with the same notebooks and kernel environment
 so that A and B alternate (ABAB...) and the machine's drift cancels out of their
 difference, and stock nbgrader is spread over the same stretch of time as ours. It prints
 the throughput ratios (stock wall over ours, with and without --figures), the cost of a
-notebook above the floor in milliseconds per round with its spread, where our CPU time
-goes, the proportional set size (PSS, shared pages counted once) of a worker's launcher
+notebook above the floor in milliseconds per round with its spread (in wall time, as
+cost per notebook and worker, and in CPU time, which other processes on a shared machine
+disturb less), where our CPU time goes, the proportional set size (PSS, shared pages counted once) of a worker's launcher
 and of a kernel from one more run of A sampled closely, and whether every score agrees.
 """
 import argparse
@@ -92,7 +93,9 @@ class Sampler(threading.Thread):
         roles, kernels_of = {}, {}
         for p in procs:
             try:
-                role = _role(p, root)
+                known = self.cpu.get(p.pid, ("other",))[0]
+                # a process just forked still shows its parent's command line: look again
+                role = known if known != "other" else _role(p, root)
                 t = p.cpu_times()
                 self.cpu[p.pid] = (role, t.user + t.system, t.children_user + t.children_system)
                 rss += p.memory_info().rss
@@ -133,7 +136,7 @@ def _role(proc, root):
     cmd = " ".join(proc.cmdline())
     if "launcher.py" in cmd:   # the launcher, or a kernel it forked (same command line)
         return "kernel" if "launcher.py" in " ".join(proc.parent().cmdline()) else "launcher"
-    return "worker" if "multiprocessing" in cmd else "other"
+    return "worker" if "multiprocessing.spawn" in cmd else "other"
 
 
 def timed(cmd, cwd, env=None, check=True, pss=False):
@@ -192,7 +195,9 @@ def stock_nbgrader(course_root, aid):
 
 
 def stock_scores(course_root):
-    db = sqlite3.connect(course_root / "gradebook.db")
+    # nbgrader_config.py puts the course's gradebook in graded/ (the exchange's layout)
+    path = course_root / "graded" / "gradebook.db"
+    db = sqlite3.connect(path if path.exists() else course_root / "gradebook.db")
     rows = db.execute(
         "SELECT s.student_id, a.name, COALESCE(SUM(COALESCE(g.manual_score, g.auto_score, 0)), 0) "
         "FROM submitted_assignment s JOIN assignment a ON s.assignment_id = a.id "
@@ -227,14 +232,15 @@ def floor_seconds(submissions, graded):
     included, where nbgrader runs them), timed cell by cell in a kernel that is already
     started, warmed as the launcher warms ours, and drawing nothing, as ours by default.
     One such kernel per assignment, with ``%reset -f`` between submissions.
-    {(student, assignment, notebook): seconds}"""
+    Returns ({(student, assignment, notebook): seconds}, CPU seconds that the floor kernels
+    and this process's client spent in those cells)."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     from grader import collect, grade
 
-    floors = {}
+    floors, cpu = {}, [0.0]
     for aid in sorted({r["assignment"] for r in graded}):
         mine = [r for r in graded if r["assignment"] == aid]
         masters = {m.name: m for m in course.master_notebooks(aid)}
@@ -246,6 +252,13 @@ def floor_seconds(submissions, graded):
             cell = nbformat.v4.new_code_cell(source)
             scratch.cells.append(cell)
             client.execute_cell(cell, len(scratch.cells) - 1)
+
+        def kernel_cpu():
+            try:
+                t = psutil.Process(client.km.provisioner.pid).cpu_times()
+            except (psutil.Error, AttributeError):
+                return 0.0
+            return t.user + t.system
 
         def fresh_kernel():
             if client.km is not None:
@@ -267,18 +280,22 @@ def floor_seconds(submissions, graded):
                     "import matplotlib.pyplot as _p; _p.close('all'); del _p")
                 total = 0.0
                 for kind, item in grade.graded_part(grade.plan(nb, masters[r["notebook"]])):
-                    start = time.monotonic()
+                    start, k0, p0 = time.monotonic(), kernel_cpu(), time.process_time()
                     try:
                         run(item.source)
                     except (CellTimeoutError, DeadKernelError):
                         total += time.monotonic() - start
+                        k1 = kernel_cpu()   # 0 for a dead kernel: count its wall time
+                        cpu[0] += time.process_time() - p0 + (
+                            k1 - k0 if k1 >= k0 else time.monotonic() - start)
                         fresh_kernel()
                         break
                     total += time.monotonic() - start
+                    cpu[0] += kernel_cpu() - k0 + time.process_time() - p0
                 floors[(r["student"], aid, r["notebook"])] = total
         finally:
             client._cleanup_kernel()
-    return floors
+    return floors, cpu[0]
 
 
 # ----------------------------------------------------------------------------- report
@@ -326,7 +343,7 @@ def main():
         row = {"speed before": speed_check()}
         a = ours(work, submissions, args.workers)
         graded = [r for r in a["results"] if r["status"] not in NO_RESULT]
-        floors = floor_seconds(submissions, graded)
+        floors, floor_cpu = floor_seconds(submissions, graded)
         c = ours(work, submissions, args.workers, figures=True)
         for aid in ([] if args.skip_stock else shares[i]):
             seconds, peak = stock_nbgrader(course_root, aid)
@@ -335,10 +352,14 @@ def main():
                    speed_after=speed_check())
         row["cost_ms"] = a["seconds"] * workers / len(graded) * 1000
         row["floor_ms"] = sum(floors.values()) / len(graded) * 1000
+        row["cpu_ms"] = sum(a["sampler"].cpu_by_role().values()) / len(graded) * 1000
+        row["floor_cpu_ms"] = floor_cpu / len(graded) * 1000
         print(f"round {i + 1}: ours {a['seconds']:.1f} s, floor {sum(floors.values()):.1f} s "
               f"({len(graded)} notebooks), ours --figures {c['seconds']:.1f} s; per notebook "
               f"and worker {row['cost_ms']:.0f} ms against a floor of {row['floor_ms']:.0f} ms: "
-              f"{row['cost_ms'] - row['floor_ms']:.0f} ms above it; machine speed check "
+              f"{row['cost_ms'] - row['floor_ms']:.0f} ms above it (CPU time: "
+              f"{row['cpu_ms']:.0f} against {row['floor_cpu_ms']:.0f} ms, "
+              f"{row['cpu_ms'] - row['floor_cpu_ms']:.0f} above); machine speed check "
               f"{row['speed before']:.3f} s then {row['speed_after']:.3f} s"
               + ("" if args.skip_stock else f"; nbgrader {', '.join(shares[i])} so far {stock_s:.1f} s"),
               flush=True)
@@ -364,6 +385,10 @@ def main():
           f"{spread(over)}; round by round: " + ", ".join(f"{o:.0f}" for o in over))
     print(f"  cost {spread([r['cost_ms'] for r in rounds])}; "
           f"floor {spread([r['floor_ms'] for r in rounds])}")
+    cpu_over = [r["cpu_ms"] - r["floor_cpu_ms"] for r in rounds]
+    print(f"the same in CPU time (ms a graded notebook; less sensitive to other processes on "
+          f"the machine): {spread(cpu_over)}; round by round: "
+          + ", ".join(f"{o:.0f}" for o in cpu_over))
     n = last["graded"]
     cpu = last["ours"]["sampler"].cpu_by_role()
     print("  CPU time of the last default run, ms per graded notebook: "

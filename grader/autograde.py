@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import collect, confine, course, defaults, exchange, privileges, record, report
+from . import collect, confine, course, defaults, exchange, privileges, record, table
 from .feedback import render_feedback, write_feedback
 from .session import Limits
 
@@ -241,16 +241,16 @@ def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
         # for nbgrader's release_feedback and formgrader
         exchange.write_receipts(out_dir, receipts, results.values())
         all_results = [results[s.key] for s in subs]
-        table = record.rows(all_results, db_url)
-        record.write_csv(out_dir / "grades.csv", table)
-        _class_report(out_dir, table, all_results, log)
+        rows = record.rows(all_results, db_url)
+        record.write_csv(out_dir / "grades.csv", rows)
+        _class_report(out_dir, rows, all_results, log)
     if todo:
         retried = [r for r in all_results if r.get("retries")]
         log(f"graded {len(todo)} notebooks in {elapsed:.1f} s "
             f"({elapsed / len(todo):.2f} s per notebook, {workers} workers); "
             f"{sum(r['retries'] for r in retried)} fresh kernels for grader faults "
             f"in {len(retried)} notebooks")
-    return table
+    return rows
 
 
 def _explained(result):
@@ -312,12 +312,12 @@ def progress_bar(total):
                 disable=not sys.stderr.isatty() or total == 0)
 
 
-def _class_report(out_dir, table, results, log):
+def _class_report(out_dir, rows, results, log):
     """``out_dir/report/``; a report that fails costs a warning, never the grades."""
-    from .class_report import write_report
+    from .report import write_report
 
     try:
-        write_report(out_dir, table, results)
+        write_report(out_dir, rows, results)
     except Exception as exc:  # noqa: BLE001
         log(f"warning: the class report could not be written ({type(exc).__name__}: {exc})")
 
@@ -413,15 +413,15 @@ def _run_dask(todo, limits, address, security=None):
 
 
 def main(args):
-    table = autograde(args.submissions, args.out, args.workers, args.timeout,
-                      args.assignment or None, args.db_url, args.regrade,
-                      memory_mb=args.memory_mb, dask=args.dask, unconfined=args.unconfined,
-                      dask_security=dask_security(args.dask_tls_ca, args.dask_tls_cert,
-                                                  args.dask_tls_key),
-                      grader_user=args.grader_user, figures=args.figures,
-                      reveal_quiz=args.reveal_quiz)
-    print(report.grade_table(table))
-    print(report.summary(table))
+    rows = autograde(args.submissions, args.out, args.workers, args.timeout,
+                     args.assignment or None, args.db_url, args.regrade,
+                     memory_mb=args.memory_mb, dask=args.dask, unconfined=args.unconfined,
+                     dask_security=dask_security(args.dask_tls_ca, args.dask_tls_cert,
+                                                 args.dask_tls_key),
+                     grader_user=args.grader_user, figures=args.figures,
+                     reveal_quiz=args.reveal_quiz)
+    print(table.grade_table(rows))
+    print(table.summary(rows))
     print(f"wrote {Path(args.out) / 'grades.csv'}, {Path(args.out) / 'gradebook.db'}, "
           f"feedback/ for each student and the class report {Path(args.out) / 'report' / 'index.html'}",
           file=sys.stderr)

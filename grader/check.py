@@ -1,123 +1,283 @@
-"""Run the instructor's test cells in the grader process.
+"""``python -m grader check NOTEBOOK.ipynb``: a learner checks a notebook before submitting.
 
-A test cell's code (visible part and hidden tests, always taken from the master notebook,
-never from the submission) is executed here with the learner's functions bound to
-``LearnerFunction`` proxies: numpy, the reference GRU and every assertion are the
-grader's own, out of the learner's reach.
+It runs the notebook the way the grader does (a fresh kernel, the learner's cells in order,
+each test cell right after the cell it follows, the learner's functions called from the
+test through the grading protocol), but with the test cells *as released*: the visible
+tests the learner already has. It never reads ``solutions/`` (the hidden tests and the
+reference GRU live there), so it cannot reveal them; it says only how many points the
+hidden tests are worth.
+
+For each exercise it prints whether its visible tests pass (for a quiz question, "format OK":
+its visible test checks only how the answer is written), and the test's message when one
+fails, with the line of the learner's own code when their function raised; then what is
+still missing: answer cells that still ``raise NotImplementedError``, deleted answer cells,
+and test cells that were deleted or edited (the grader ignores such edits and runs its own
+copy). It closes with what the hidden tests of that notebook check, in the words of the
+comments the release keeps in their place. Exit status: 0 when every visible test passes
+and nothing is missing, 1 otherwise, 2 when the notebook cannot be checked at all.
 """
-import builtins
-import contextlib
-import io
+import ast
 import re
+import subprocess
 import sys
-import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from . import course
-from .protocol import GradingStopped, LearnerError
+import nbformat
 
-# Hidden tests import the reference GRU from solutions/; only this process can see it.
-if str(course.SOLUTIONS) not in sys.path:
-    sys.path.append(str(course.SOLUTIONS))
+from . import collect, course
 
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
+NOT_WRITTEN_MARK = "raise NotImplementedError"
+
+
+QUIZ = re.compile(r"q\d+$")          # a quiz question's answer cell: q1, q2, ...
 
 
 @dataclass
-class TestResult:
-    grade_id: str
-    max_points: float
-    points: float = 0.0
-    passed: bool = False
-    message: str = ""          # safe to show a learner: never hidden test code
-    output: str = ""           # what the test printed
-    learner_traceback: str = ""
-    not_run: bool = False
-    extra: dict = field(default_factory=dict)
-    stop: GradingStopped | None = None   # a limit hit during this test: no test runs after it
+class Exercise:
+    name: str                        # the answer cell's grade_id, e.g. "sigmoid" or "q1"
+    tests: list = field(default_factory=list)     # visible TestCell of the release
+    hidden_points: float = 0.0
+    hidden_checks: list = field(default_factory=list)   # what its hidden tests check (words)
+
+    @property
+    def is_quiz(self):
+        return bool(QUIZ.match(self.name))
 
 
-def hidden_lines(source):
-    """Line numbers (1-based) that belong to hidden tests."""
-    lines = set()
-    for m in HIDDEN.finditer(source):
-        first = source.count("\n", 0, m.start()) + 1
-        last = source.count("\n", 0, m.end()) + 1
-        lines.update(range(first, last + 1))
+def release_masters(release=None):
+    """{assignment: [MasterNotebook]} read from the released notebooks (no hidden tests)."""
+    release = Path(release or course.RELEASE)
+    return {aid: course.master_notebooks(aid, release) for aid in course.assignments(release)}
+
+
+def identify(nb, path, masters, assignment=None):
+    """The released notebook a learner's notebook is a copy of: by its cell ids, else by name."""
+    ids = {course.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
+    best, best_score = None, 0.0
+    for aid, ms in masters.items():
+        if assignment and aid != assignment:
+            continue
+        for m in ms:
+            score = len(ids & m.grade_ids) / len(ids | m.grade_ids) if ids else 0.0
+            if Path(path).stem == m.name:
+                score += 0.01
+            if score > best_score:
+                best, best_score = m, score
+    return best
+
+
+def is_code(source):
+    """Whether a released test cell has code (a hidden-only cell is comments in the release)."""
+    try:
+        return bool(ast.parse(source).body)
+    except SyntaxError:
+        return True
+
+
+def comment_text(source):
+    """The words of a hidden-only cell's comments, as the release keeps them."""
+    lines = [line.strip().lstrip("#").strip() for line in source.splitlines()]
+    text = " ".join(line for line in lines if line)
+    return re.sub(r"^Hidden tests?\s*:?\s*", "", text).rstrip(".")
+
+
+def exercises(release_nb, master):
+    """Exercises in notebook order: each answer cell with the test cells after it."""
+    tests = {t.grade_id: t for t in master.tests}
+    out, current = [], None
+    for cell in release_nb.cells:
+        meta = course.nbgrader_meta(cell)
+        gid = meta.get("grade_id")
+        if meta.get("solution") and cell.cell_type == "code":
+            current = Exercise(gid)
+            out.append(current)
+        elif gid in tests:
+            if current is None:
+                current = Exercise("(setup)")
+                out.append(current)
+            if is_code(tests[gid].source):
+                current.tests.append(tests[gid])
+            else:
+                current.hidden_points += tests[gid].points
+                if comment_text(tests[gid].source):
+                    current.hidden_checks.append(comment_text(tests[gid].source))
+    return out
+
+
+def hidden_summary(exs):
+    """Lines saying what the hidden tests check, exercises with the same words together."""
+    groups = {}
+    for e in exs:
+        for words in e.hidden_checks:
+            groups.setdefault(words, []).append(e)
+    lines = []
+    for words, group in groups.items():
+        names = ", ".join(e.name for e in group)
+        points = sum(e.hidden_points for e in group)
+        lines.append(f"  - {names} ({points:g} point{'s' if points != 1 else ''}): {words}.")
     return lines
 
 
-def _describe_failure(exc, test, filename):
-    """A message about the failure that shows visible test code only."""
-    hidden = hidden_lines(test.source)
-    line_no = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == filename:
-            line_no = frame.lineno
-    where = ""
-    if line_no is not None:
-        if line_no in hidden:
-            where = "in a hidden test"
-        else:
-            code = test.source.splitlines()[line_no - 1].strip()
-            where = f"at line {line_no} of the test: {code}"
-    if isinstance(exc, LearnerError) and exc.ename == "NotImplementedError":
-        return f"{exc.name} is not written yet (it still raises NotImplementedError)", where
-    if isinstance(exc, LearnerError):
-        return f"{exc.name} raised {exc.ename}: {exc.evalue}", where
-    if isinstance(exc, AssertionError):
-        return (str(exc) or "an assertion failed"), where
-    if isinstance(exc, NameError):
-        return (f"{exc}. Define it (and run its cell) before the test runs."), where
-    return f"{type(exc).__name__}: {exc}", where
+LEARNER_FRAME = re.compile(r'^  File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)\n'
+                           r'(?P<code>(?:    .*\n)*)', re.M)
 
 
-def run_test(test, learner_ns, support_dir):
-    """Run one test cell. A ``GradingStopped`` is kept in ``result.stop``."""
-    result = TestResult(test.grade_id, test.points)
-    filename = f"<test {test.grade_id}>"
-    ns = {"__name__": "__grader_test__", "__builtins__": builtins}
-    ns.update(learner_ns)
-    out = io.StringIO()
-    sys.path.insert(0, str(support_dir))
+def learner_lines(traceback_text):
+    """The frames of a learner's traceback that are the learner's own code (not the
+    grader's helper, not numpy or the standard library): 'function, line N of its cell'
+    and the line itself, with Python's markers under the failing part when it gave them."""
+    skip = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(__file__).parent)})
+    out = []
+    for m in LEARNER_FRAME.finditer(traceback_text or ""):
+        if m["file"].startswith(skip) or "site-packages" in m["file"]:
+            continue
+        code = [line[4:] for line in m["code"].splitlines() if line.strip()]
+        out.append(f"in your {m['func']}, line {m['line']} of its cell:")
+        out.extend(f"    {line}" for line in code[:2])
+    return out[-6:]
+
+
+def close_launchers():
+    """Stop the kernel launcher this check started (closing its socket ends it and its
+    kernels), so that nothing is left running when the check exits."""
+    from .launch import Launcher
+
+    for launcher in list(Launcher._instances.values()):
+        launcher.sock.close()
+        try:
+            launcher.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            launcher.proc.kill()
+            launcher.proc.wait()
+    Launcher._instances.clear()
+
+
+def unfinished(nb, master):
+    """Answer cells that still raise NotImplementedError, and answer cells deleted."""
+    present, todo = set(), []
+    for cell in nb.cells:
+        gid = course.nbgrader_meta(cell).get("grade_id")
+        if gid in master.solution_ids:
+            present.add(gid)
+            if cell.cell_type == "code" and NOT_WRITTEN_MARK in cell.source:
+                todo.append(gid)
+    deleted = [g for g in sorted(master.solution_ids) if g not in present]
+    return todo, deleted
+
+
+def run_checks(nb, master, timeout, memory_mb):
+    """Run the learner's notebook with the released test cells; {grade_id: TestResult}."""
+    from .grade import NotebookResult, _note_memory_errors, ordered_tests, run_with_retries
+    from .session import Limits
+
+    # check puts solutions/ on the path for hidden tests; a learner's check needs none of it
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != course.SOLUTIONS.resolve()]
+    result = NotebookResult("you", master.assignment, master.name, "graded",
+                            max_score=master.max_score)
+    # the learner's own code on the learner's own machine (macOS too): nothing to confine
+    limits = Limits(timeout, memory_mb, confined=False)
     try:
-        code = compile(test.source, filename, "exec")
-        with contextlib.redirect_stdout(out):
-            exec(code, ns)  # noqa: S102 (instructor's own test code, from solutions/)
-    except GradingStopped as stop:
-        result.message = str(stop)
-        result.stop = stop
-    except Exception as exc:  # noqa: BLE001 (any failure of a test costs its points)
-        message, where = _describe_failure(exc, test, filename)
-        result.message = message + (f"\n({where})" if where else "")
-        if isinstance(exc, LearnerError):
-            result.learner_traceback = exc.learner_traceback
-        else:   # a hidden test named the probable mistake (gru_reference.testing.Diagnosed)
-            diagnosis = getattr(exc, "diagnosis", None)
-            if isinstance(diagnosis, str) and diagnosis:
-                result.extra["diagnosis"] = diagnosis
-            # a quiz question's explanation of each wrong choice: shown to the learner only
-            # once the instructor releases it (autograde --reveal-quiz)
-            explanation = getattr(exc, "explanation", None)
-            if isinstance(explanation, str) and explanation:
-                result.extra["explanation"] = explanation[:6000]
-    else:
-        result.passed, result.points = True, test.points
+        base, tests = run_with_retries(nb, master, limits, result)
+        _note_memory_errors(base, ordered_tests(tests, master), result, limits)
     finally:
-        result.output = out.getvalue()[-20000:]
-        sys.path.remove(str(support_dir))
-    return result
+        close_launchers()
+    return tests, result
 
 
-def unanswered(test, exc):
-    """The test's result when the kernel could not even say which names it defines (its
-    own code broke the channel to the grader): the test fails, as learner code caused it."""
-    return TestResult(test.grade_id, test.points, message=f"{exc.name}: {exc.evalue}")
+def report(path, nb, master, release_nb, tests, result, out=print):
+    """Print the check; returns the exit status."""
+    from .grade import tampering
+
+    exs = exercises(release_nb, master)
+    todo, deleted = unfinished(nb, master)
+    changed = tampering(nb, release_nb, master)
+    visible = [t for e in exs for t in e.tests]
+    passed = [t for t in visible if t.grade_id in tests and tests[t.grade_id].passed]
+    hidden_points = sum(e.hidden_points for e in exs)
+    width = max([len(e.name) for e in exs] + [8])
+
+    out(f"Checking {path}")
+    out(f"as {master.assignment}/{master.filename}: visible tests only (the grader also runs "
+        f"hidden tests, worth {hidden_points:g} of the {master.max_score:g} points)\n")
+    if result.status != "graded" or result.detail:
+        out(f"!! {result.status}: {result.detail}\n")
+    quiz = []
+    for e in exs:
+        if not e.tests:
+            continue
+        verdicts = [tests.get(t.grade_id) for t in e.tests]
+        if e.name in todo:
+            mark, why = "TODO", "not written yet (the cell still raises NotImplementedError)"
+        elif all(v is not None and v.passed for v in verdicts):
+            mark, why = ("format OK", "") if e.is_quiz else ("PASS", "")
+            if e.is_quiz:
+                quiz.append(e.name)
+        else:
+            mark, why = "FAIL", ""
+        out(f"{mark:<9}  {e.name:<{width}}  {why}".rstrip())
+        if mark == "TODO":
+            continue
+        for t, v in zip(e.tests, verdicts):
+            if v is None:
+                out(f"      {t.grade_id}: not run ({result.detail or 'stopped'})")
+            elif not v.passed:
+                lines = (v.message or "failed").strip().splitlines()
+                out(f"      {t.grade_id}: " + lines[0])
+                for line in lines[1:8]:
+                    out(f"          {line}")
+                for line in learner_lines(v.learner_traceback):
+                    out(f"          {line}")
+    missing = ([f"write {', '.join(todo)} (the cell{'s still raise' if len(todo) > 1 else ' still raises'}"
+                " NotImplementedError)"] if todo else [])
+    missing += [f"{c} (the grader ignores such changes and runs the original test)"
+                for c in changed]
+    if missing:
+        out("\nStill to do before you submit:")
+        for m in missing:
+            out(f"  - {m}")
+    if deleted:
+        out(f"\nNote: the released answer cell{'s' if len(deleted) > 1 else ''} "
+            f"{', '.join(deleted)} {'are' if len(deleted) > 1 else 'is'} not in your notebook "
+            "(deleted, or its cell metadata lost). The grader runs all your code cells anyway; "
+            "keep your answers in the released cells to be safe.")
+    out(f"\nVisible tests: {len(passed)} of {len(visible)} pass.")
+    if quiz:
+        out(f"For {', '.join(quiz)} they check only that the answer is written as a set of "
+            "option letters: whether your choices are right, only the hidden tests say.")
+    ok = len(passed) == len(visible) and not missing and result.status == "graded"
+    lead = ("Ready to submit: every visible test passes." if ok else
+            "Not ready yet: fix the items above and run the check again.")
+    summary = hidden_summary(exs)
+    if summary:
+        out(f"{lead} The grader's hidden tests ({hidden_points:g} of the {master.max_score:g} "
+            "points) then check:")
+        for line in summary:
+            out(line)
+    else:
+        out(lead)
+    return 0 if ok else 1
 
 
-def learner_names(source_tests):
-    """The learner names these tests may need: the contract's functions and quiz answers."""
-    names = set(course.LEARNER_FUNCTIONS)
-    for test in source_tests:
-        names.update(n for n in re.findall(r"\b(q\d+_answer)\b", test.source))
-    return sorted(names)
+def main(args):
+    path = Path(args.notebook)
+    if not path.is_file():
+        print(f"{path}: no such file", file=sys.stderr)
+        return 2
+    try:
+        nb = collect.load_notebook(path)
+    except collect.InvalidNotebook as exc:
+        print(f"{path}: cannot be checked: {exc}", file=sys.stderr)
+        return 2
+    masters = release_masters()
+    if args.assignment and args.assignment not in masters:
+        print(f"unknown assignment {args.assignment}; the course has {', '.join(masters)}",
+              file=sys.stderr)
+        return 2
+    master = identify(nb, path, masters, args.assignment)
+    if master is None:
+        print(f"{path}: not one of this course's notebooks (give --assignment)", file=sys.stderr)
+        return 2
+    release_nb = nbformat.read(master.path, as_version=4)
+    tests, result = run_checks(nb, master, args.timeout, args.memory_mb)
+    return report(path, nb, master, release_nb, tests, result)

@@ -171,13 +171,13 @@ def main(argv=None):
     if args.command == "release":
         from .release import main as run
     elif args.command == "report":
-        from .class_report import main as run
+        from .report import main as run
     elif args.command == "export":
-        from .lms import main as run
+        from .export import main as run
     elif args.command == "similarity":
         from .similarity import main as run
     elif args.command == "check":
-        from .student_check import main as run
+        from .check import main as run
     else:
         from .autograde import main as run
     return run(args)

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import nbformat
 
-from . import check, collect, course, faults
+from . import collect, course, faults, verdict
 from .launch import KernelStartFailed, LauncherDied
 from .protocol import GradingStopped, LearnerError
 from .session import NOT_RUN_NOTE, KernelSession, Limits
@@ -27,7 +27,7 @@ class NotebookResult:
     detail: str = ""
     score: float = 0.0
     max_score: float = 0.0
-    tests: list = field(default_factory=list)   # check.TestResult as dicts
+    tests: list = field(default_factory=list)   # verdict.TestResult as dicts
     graded_notebook: dict | None = None         # release cells + outputs, for feedback
     seconds: float = 0.0
     fingerprint: str = ""
@@ -82,7 +82,7 @@ def graded_part(steps):
 
 
 def not_run(test, why):
-    return check.TestResult(test.grade_id, test.points, message=f"not run: {why}", not_run=True)
+    return verdict.TestResult(test.grade_id, test.points, message=f"not run: {why}", not_run=True)
 
 
 def grade_notebook(sub, master, limits):
@@ -218,7 +218,7 @@ def run_with_retries(nb, master, limits, result, sub=None):
 
 def _run(nb, master, limits, answers, sub, attempt):
     tests = {}
-    names = check.learner_names(master.tests)
+    names = verdict.learner_names(master.tests)
     support = course.RELEASE / master.assignment
     session = KernelSession(master.assignment, limits)
     try:
@@ -235,10 +235,10 @@ def _run(nb, master, limits, answers, sub, attempt):
                     try:
                         learner = session.lookup(names)
                     except LearnerError as exc:   # learner code wrecked its own channel
-                        tests[item.grade_id] = check.unanswered(item, exc)
+                        tests[item.grade_id] = verdict.unanswered(item, exc)
                         continue
                 _keep_answers(answers, item, learner)
-                outcome = check.run_test(item, learner, support)
+                outcome = verdict.run_test(item, learner, support)
                 tests[item.grade_id] = outcome
                 if outcome.stop is not None:
                     raise outcome.stop

@@ -501,7 +501,7 @@ def pair_html(an, pair):
 
 def fig_distribution(an):
     """PNG bytes: the similarity of every pair (0 for pairs never considered)."""
-    from .class_report import _plt
+    from .report import _plt
 
     plt = _plt()
     scores = [p.score for p in an.pairs]

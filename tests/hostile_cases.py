@@ -85,7 +85,7 @@ import glob, os
 targets = {
     "reference": "%(root)s/solutions/gru_reference/cell.py",
     "hidden tests": "%(root)s/solutions/01_gates/gru_gates.ipynb",
-    "grader": "%(root)s/grader/check.py",
+    "grader": "%(root)s/grader/verdict.py",
     "git history": "%(root)s/.git/HEAD",
 }
 targets.update({"gradebook " + p: p for p in glob.glob("/tmp/**/gradebook.db", recursive=True)})

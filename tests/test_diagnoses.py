@@ -22,7 +22,7 @@ from gru_reference import diagnose as dg
 from gru_reference.jacobians import hidden_jacobian_norms as ref_norms
 from gru_reference.testing import (Diagnosed, call_without_warnings, check_against_reference,
                                    random_case)
-from grader import check, course
+from grader import course, verdict
 from cohort.mistakes import Mistake, catalogue
 from cohort.submissions import answers_for
 from conftest import read_result
@@ -407,11 +407,11 @@ def test_naive_sigmoid_warning_is_diagnosed():
         np.testing.assert_array_equal(call_without_warnings("sigmoid", ref.sigmoid, np.zeros(2)), 0.5)
 
 
-# ------------------------------------------------------------------ grader/check.py records it
+# ------------------------------------------------------------------ grader/verdict.py records it
 
 def _run_cell(tmp_path, source):
     test = course.TestCell("test-x-hidden", 2, source, None)
-    return check.run_test(test, {}, tmp_path)
+    return verdict.run_test(test, {}, tmp_path)
 
 
 def test_check_records_the_diagnosis_of_a_failed_test(tmp_path):
@@ -441,7 +441,7 @@ def test_check_ignores_a_diagnosis_on_a_learner_error(tmp_path):
         raise Fake("update_gate", "ValueError", "boom")
 
     test = course.TestCell("test-x-hidden", 2, "update_gate()", None)
-    result = check.run_test(test, {"update_gate": raises}, tmp_path)
+    result = verdict.run_test(test, {"update_gate": raises}, tmp_path)
     assert not result.passed and "diagnosis" not in result.extra
 
 

@@ -24,7 +24,7 @@ import gru_reference as ref
 from gru_reference import diagnose as dg
 from gru_reference import visible
 from grader import course
-from grader.student_check import comment_text, is_code
+from grader.check import comment_text, is_code
 from cohort.mistakes import Mistake, catalogue
 from cohort.submissions import answers_for, fill, write
 from conftest import read_result

@@ -1,14 +1,19 @@
 """Autograder for the GRU course.
 
 The pipeline, one module a step: ``collect`` (find submissions) -> ``session`` (run the
-learner's cells in a fresh kernel that ``launcher`` forks and ``confine`` confines) -> ``check`` (run the instructor's test cells in the
-grader process, calling the learner's functions through ``protocol``) -> ``record``
-(nbgrader gradebook, ``grades.csv``) -> ``report`` and ``feedback``.
+learner's cells in a fresh kernel that ``launcher`` forks and ``confine`` confines) ->
+``verdict`` (run the instructor's test cells in the grader process, calling the learner's
+functions through ``protocol``) -> ``record`` (nbgrader gradebook, ``grades.csv``) ->
+``report`` and ``feedback``.
+
+Importing the grader changes no other library: the set-up that does is in ``startup``,
+called by the processes that want it.
 """
+import os as _os
 
-import sys as _sys
+if _os.environ.get("GRU_SKIP_IRI_GRAMMAR") == "1":
+    # a process that a grader process started and asked for this set-up (autograde's
+    # spawned workers import this package before any code of theirs runs): see startup.py
+    from .startup import skip_iri_grammar as _skip_iri_grammar
 
-# jsonschema (under nbformat) imports rfc3987_syntax when it is installed (JupyterLab's
-# jupyter-events pulls it in), and that compiles a grammar for over a second in every
-# grader process. It only checks IRI formats, which no notebook schema uses.
-_sys.modules.setdefault("rfc3987_syntax", None)
+    _skip_iri_grammar()

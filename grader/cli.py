@@ -174,6 +174,11 @@ def main(argv=None):
         from .report import main as run
     elif args.command == "export":
         from .export import main as run
+        from .release import stamp_gradebooks_in_process
+
+        # nbgrader's Gradebook may make a new gradebook here: see there (release and
+        # record.prepare_gradebook call it for autograde's)
+        stamp_gradebooks_in_process()
     elif args.command == "similarity":
         from .similarity import main as run
     elif args.command == "check":

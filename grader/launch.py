@@ -26,6 +26,7 @@ from jupyter_client.provisioning import LocalProvisioner
 
 from . import confine, course
 from .channel import Channel
+from .launcher import KernelLimits
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 
@@ -35,29 +36,30 @@ class LauncherDied(RuntimeError):
 
 
 class Launcher:
-    """This process's launcher (``grader/launcher.py``); one per worker process."""
-
-    _instances = {}   # (confined, figures) -> Launcher
+    """A launcher process (``grader/launcher.py``) of this worker, for one kind of kernel:
+    confined or not, drawing figures or not. ``Launcher.get`` keeps one of each kind."""
 
     def __init__(self, confined=True, figures=False):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock, self.confined, self.figures = ours, confined, figures
+        kind = json.dumps({"confined": confined, "figures": figures})
         self.proc = subprocess.Popen(
             [sys.executable, "-I", str(LAUNCHER), str(theirs.fileno()), str(course.RELEASE),
-             "confined" if confined else "unconfined", "figures" if figures else "no-figures"],
+             kind],
             pass_fds=[theirs.fileno()], env=confine.kernel_env(), cwd=tempfile.gettempdir(),
             stdin=subprocess.DEVNULL)
         theirs.close()
 
-    @classmethod
-    def get(cls, confined=True, figures=False):
+    @staticmethod
+    def get(confined=True, figures=False):
         """This process's launcher for kernels of that kind (``figures``: they draw inline
-        PNGs, ``autograde --figures``; otherwise nothing is drawn)."""
+        PNGs, ``autograde --figures``; otherwise nothing is drawn), started on first use
+        and again if it died."""
         key = (confined, figures)
-        old = cls._instances.get(key)
+        old = _launchers.get(key)
         if old is None or old.proc.poll() is not None:
-            cls._instances[key] = cls(confined, figures)
-        return cls._instances[key]
+            _launchers[key] = Launcher(confined, figures)
+        return _launchers[key]
 
     def ask(self, request, fds=(), timeout=120):
         self.sock.settimeout(timeout)   # the first answer waits for torch to import
@@ -76,12 +78,18 @@ class Launcher:
         return reply, got
 
     def spawn(self, assignment, connection, limits, pipe_ends):
+        """Fork a kernel for ``assignment`` under ``limits`` (a ``KernelLimits`` of this
+        launcher's kind); its pid and a pidfd."""
         reply, fds = self.ask({"op": "spawn", "assignment": assignment, "connection": connection,
-                               "memory_mb": limits.memory_mb, "nproc": limits.nproc}, pipe_ends)
+                               "limits": limits.as_json()}, pipe_ends)
         return reply["pid"], fds[0]
 
     def end(self, pid):
         self.ask({"op": "end", "pid": pid}, timeout=30)
+
+
+# this process's launchers, one a kind: (confined, figures) -> Launcher
+_launchers = {}
 
 
 class KernelProcess:
@@ -211,13 +219,18 @@ class KernelStartFailed(RuntimeError):
 
 
 class ConfinedKernelManager(AsyncKernelManager):
-    """Starts each kernel forked and confined by the launcher."""
+    """Starts a kernel for ``assignment``, forked and confined by the launcher under
+    ``limits`` (``KernelLimits``); ``channel`` is then the checks' pipe pair to it."""
 
-    assignment: str = ""
-    limits = None
-    channel = None
     client_class = "grader.launch.QuickClient"
     client_factory = QuickClient
+
+    def __init__(self, *, assignment, limits, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(limits, KernelLimits):
+            raise TypeError(f"limits must be KernelLimits, not {type(limits).__name__}")
+        self.assignment, self.limits = assignment, limits
+        self.channel = None
 
     async def _async_wait(self, pollinterval=0.005):
         # after a kill, jupyter_client polls every 100 ms by default

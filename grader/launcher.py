@@ -12,11 +12,13 @@ behind. Learner code never reaches it: every descriptor but the kernel's own pip
 closed in the fork, and requests come only from the worker, over a unix socket pair
 (one JSON datagram each way, descriptors passed beside it).
 
-Run as ``python -I launcher.py SOCKET_FD RELEASE_DIR confined|unconfined figures|no-figures``
-(isolated: nothing of the course is importable here; the sibling modules are loaded by path).
-Its kernels draw figures as inline PNGs (``figures``, ``autograde --figures``) or draw
-nothing and leave a note where a figure would be (``no-figures``, the default,
-``grader/figure_notes.py``); the warm-up pays only what that mode needs.
+Run as ``python -I launcher.py SOCKET_FD RELEASE_DIR KIND``, KIND the JSON of
+``{"confined": bool, "figures": bool}`` (isolated: nothing of the course is importable here;
+the sibling modules are loaded by path). A launcher starts one kind of kernel: confined or
+not, and drawing figures as inline PNGs (``autograde --figures``) or drawing nothing and
+leaving a note where a figure would be (the default, ``grader/figure_notes.py``); the
+warm-up pays only what that kind needs. Each spawn request carries the kernel's
+``KernelLimits``.
 """
 import json
 import os
@@ -26,6 +28,7 @@ import socket
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # What notebooks import, and what a kernel's start-up imports (found by diffing
@@ -46,6 +49,27 @@ KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"
 # show the learner's plots; without it the kernel installs figure_notes after start-up
 FIGURE_ARGS = ["--IPKernelApp.matplotlib=inline"]
 MAX_MESSAGE = 1 << 16
+
+
+@dataclass(frozen=True)
+class KernelLimits:
+    """What one kernel may use and how it runs, as one value: the worker makes it
+    (``grader.session.Limits.kernel``) and sends it with the spawn request
+    (``Launcher.spawn`` in ``grader/launch.py``, JSON of ``as_json``); the launcher rebuilds
+    it (``from_json``, clamped) and hands that value to the fork that becomes the kernel."""
+    memory_mb: int    # RLIMIT_DATA
+    nproc: int        # RLIMIT_NPROC: processes of the kernel's user id
+    confined: bool    # Landlock, seccomp and, as root, a user id of its own
+    figures: bool     # figures drawn as inline PNGs; otherwise nothing is drawn
+
+    def as_json(self):
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(memory_mb=_clamp(data["memory_mb"], 64, 1 << 20),
+                   nproc=_clamp(data["nproc"], 8, 4096),
+                   confined=data["confined"] is True, figures=data["figures"] is True)
 
 
 def warm_up(figures=True, notes=None):
@@ -224,9 +248,14 @@ class Killer:
 
 
 class Launcher:
-    def __init__(self, sock, release_root, confined=True, figures=False, notes=None,
+    """Serves one worker: forks kernels of one kind (``confined``, ``figures``), each with
+    the limits its request carries, and ends them. ``env``: the environment the launcher
+    was started with, which ``confine.kernel_env`` filters for each kernel."""
+
+    def __init__(self, sock, release_root, env, confined=True, figures=False, notes=None,
                  confine=None, killer=None):
         self.sock, self.release_root = sock, Path(release_root).resolve()
+        self.env = env
         self.confined, self.figures, self.notes = confined, figures, notes
         self.confine = confine or _load("confine.py", "gru_confine")
         self.killer = killer
@@ -284,6 +313,10 @@ class Launcher:
         support = self.release_root / assignment
         if "/" in assignment or assignment.startswith(".") or not support.is_dir():
             raise ValueError(f"no released assignment {assignment!r}")
+        limits = KernelLimits.from_json(request["limits"])
+        if (limits.confined, limits.figures) != (self.confined, self.figures):
+            raise ValueError(f"this launcher starts kernels with confined={self.confined}, "
+                             f"figures={self.figures}")
         for pid in list(self.kernels):   # one kernel at a time: the last one ends first,
             self.end(pid)                  # whatever the worker did or did not ask
         self.count += 1
@@ -295,13 +328,11 @@ class Launcher:
         connection = workdir / ".connection.json"
         connection.write_text(json.dumps(request["connection"]))
         uid = (self.confine.kernel_uid(os.getpid(), self.count)
-               if self.root and self.confined else None)
+               if self.root and limits.confined else None)
         if uid is not None:
             for path in (workdir, *workdir.iterdir()):
                 os.chown(path, uid, uid)
         os.chmod(workdir, 0o700)
-        limits = (_clamp(request.get("memory_mb", 2048), 64, 1 << 20),
-                  _clamp(request.get("nproc", 128), 8, 4096))
         pid = os.fork()
         if pid == 0:
             self._become_kernel(workdir, connection, uid, limits, req_r, rep_w)
@@ -382,6 +413,7 @@ class Launcher:
 
     # -- the child
     def _become_kernel(self, workdir, connection, uid, limits, req_r, rep_w):
+        """This fork becomes the kernel: ``limits`` is the request's ``KernelLimits``."""
         confine = self.confine
         try:
             os.setsid()
@@ -393,17 +425,18 @@ class Launcher:
             os.environ.clear()
             os.environ.update(confine.kernel_env(self.env))
             os.environ.update(confine.private_env(workdir))
-            memory_mb, nproc = limits
+            nproc = limits.nproc
             if uid is not None:
                 confine.expose(self.python, self.base / f".mounts-{os.getpid()}")
                 confine.become(uid)
             else:    # RLIMIT_NPROC counts every process of the user id, the grader's too
                 nproc += _processes_of(os.getuid())
-            confine.set_limits(memory_mb, nproc)
+            confine.set_limits(limits.memory_mb, nproc)
             confine.die_with_parent()
             os.chdir(workdir)
-            sys.path.insert(0, "")   # as in any kernel: the notebook's folder imports first
-            if self.confined:
+            # in this fork only, as in any kernel: the notebook's folder imports first
+            sys.path.insert(0, "")
+            if limits.confined:
                 confine.restrict_filesystem(
                     read=[*self.python, *confine.SYSTEM_READ, f"/proc/{os.getpid()}"],
                     write=[str(workdir)], extra_read_files=confine.SYSTEM_READ_FILES)
@@ -411,9 +444,9 @@ class Launcher:
 
             app = IPKernelApp.instance()
             app.initialize(["-f", str(connection), *KERNEL_ARGS,
-                            *(FIGURE_ARGS if self.figures else []),
+                            *(FIGURE_ARGS if limits.figures else []),
                             f"--IPKernelApp.parent_handle={os.getppid()}"])
-            if not self.figures:
+            if not limits.figures:
                 self.notes.install(app.shell)
             # the debugger's socket connects to the kernel's own shell port: no debugger here,
             # and a connection that ZeroMQ retries after seccomp denies it aborts the kernel
@@ -421,7 +454,7 @@ class Launcher:
             app.kernel.debug_shell_socket = None
             # the checks' helper thread, outside the learner's namespace (see kernel_helper)
             self.helper.serve(req_r, rep_w)
-            if self.confined:
+            if limits.confined:
                 confine.deny_escapes()   # every thread, now that the ports are bound
             app.start()
         finally:
@@ -463,18 +496,17 @@ def _processes_of(uid):
 def main():
     sock = socket.socket(fileno=int(sys.argv[1]))
     confine = _load("confine.py", "gru_confine")
-    confined = sys.argv[3] == "confined"
+    kind = json.loads(sys.argv[3])
+    confined, figures = kind["confined"] is True, kind["figures"] is True
     # each kernel its own user id (as root): killed through a small process, forked now
     killer = Killer(confine) if confined and os.geteuid() == 0 else None
-    figures = sys.argv[4] == "figures"
     notes = None
     if not figures:
         notes = _load("figure_notes.py", "gru_figure_notes")
         sys.modules[notes.NAME] = notes    # matplotlib.use("module://gru_figure_notes")
     warm_up(figures, notes)
-    launcher = Launcher(sock, sys.argv[2], confined=confined, figures=figures, notes=notes,
-                        confine=confine, killer=killer)
-    launcher.env = dict(os.environ)
+    launcher = Launcher(sock, sys.argv[2], dict(os.environ), confined=confined,
+                        figures=figures, notes=notes, confine=confine, killer=killer)
     launcher.serve()
 
 

@@ -10,6 +10,7 @@ import io
 import pickle
 import re
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -149,37 +150,59 @@ def printable(text):
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def argument_label(where):
-    """``(0, 2, "W_Fz")`` (positional, index 2, key) -> 'argument 3["W_Fz"]'."""
-    if len(where) < 2:
-        return "(an argument)"
-    kind, pos, *rest = where
-    head = f"argument {pos + 1}" if kind == 0 else f"keyword {pos}"
-    return head + "".join(f"[{k!r}]" for k in rest)
+@dataclass(frozen=True)
+class ChangedInput:
+    """Where a learner's function changed its input in place: the argument (its position,
+    from 0, or its keyword's name; None when it cannot be told which) and the keys and
+    indices inside it, outermost first. ``str`` is the label learners read."""
+    argument: int | str | None = None
+    keys: tuple = ()
+
+    def __str__(self):
+        """``ChangedInput(2, ("W_Fz",))`` -> 'argument 3['W_Fz']'."""
+        if self.argument is None:
+            return "(an argument)"
+        if isinstance(self.argument, str):
+            head = f"keyword {self.argument}"
+        else:
+            head = f"argument {self.argument + 1}"
+        return head + "".join(f"[{k!r}]" for k in self.keys)
 
 
-def changed_input(before, after, path=()):
-    """Where plain-data inputs differ after a call, as a tuple of keys (None when
-    nothing changed). Objects sent by reference, or not representable as data, are not
-    compared."""
+def changed_input(args, kwargs, after):
+    """Where the plain-data inputs of a call (``args``, ``kwargs``) differ from what the
+    kernel sent back after it (``after``, as ``[args, kwargs]``): a ``ChangedInput``, or
+    None when nothing changed. Objects sent by reference, or not representable as data,
+    are not compared."""
+    path = _difference([list(args), kwargs], after)
+    if path is None:
+        return None
+    if len(path) < 2:        # the arguments themselves: added, removed, replaced
+        return ChangedInput()
+    _, argument, *keys = path   # positional (0) or keyword (1), then the argument's own
+    return ChangedInput(argument, tuple(keys))
+
+
+def _difference(before, after, path=()):
+    """The path (keys and indices) to the first place where two plain-data values differ,
+    () when they differ as a whole, None when they do not."""
     if isinstance(before, np.ndarray) or isinstance(after, np.ndarray):
         same = (isinstance(before, np.ndarray) and isinstance(after, np.ndarray)
                 and before.shape == after.shape and np.array_equal(before, after, equal_nan=True))
-        return None if same else path or ("argument",)
+        return None if same else path
     if isinstance(before, dict) and isinstance(after, dict):
         if before.keys() != after.keys():
-            return path or ("argument",)
+            return path
         for k in before:
-            hit = changed_input(before[k], after[k], (*path, k))
-            if hit:
+            hit = _difference(before[k], after[k], (*path, k))
+            if hit is not None:
                 return hit
         return None
     if isinstance(before, (list, tuple)) and isinstance(after, (list, tuple)):
         if len(before) != len(after):
-            return path or ("argument",)
+            return path
         for i, (x, y) in enumerate(zip(before, after)):
-            hit = changed_input(x, y, (*path, i))
-            if hit:
+            hit = _difference(x, y, (*path, i))
+            if hit is not None:
                 return hit
     return None
-

@@ -19,8 +19,7 @@ from . import course
 
 def alembic_head():
     """What nbgrader's ``get_alembic_version`` reads from the ``alembic heads`` command,
-    asked of alembic in this process: the command re-imports nbgrader, 4 s of CPU for each
-    new gradebook (the release's scratch one, a run's own)."""
+    asked of alembic in this process."""
     from alembic.config import Config as AlembicConfig
     from alembic.script import ScriptDirectory
 
@@ -28,9 +27,15 @@ def alembic_head():
         return ScriptDirectory.from_config(AlembicConfig(alembic_ini)).get_current_head()
 
 
-# every gradebook the grader creates goes through nbgrader from here or from record,
-# which imports this module
-_nbgrader_api.get_alembic_version = alembic_head
+def stamp_gradebooks_in_process():
+    """Set-up, before nbgrader creates a gradebook in this process: nbgrader's ``Gradebook``
+    stamps a new database with the revision that the ``alembic heads`` command prints
+    (``nbgrader.api.get_alembic_version``), a command that must be on PATH and re-imports
+    nbgrader, 4 s of CPU for each new gradebook (the release's scratch one, a run's own).
+    From this call on, nbgrader gets it from ``alembic_head`` instead: the same revision
+    (``tests/test_faults.py`` checks it), asked of alembic in this process. Called by
+    ``release``, ``record.prepare_gradebook`` and ``grader/cli.py`` (for ``export``)."""
+    _nbgrader_api.get_alembic_version = alembic_head
 
 
 def load_config(root):
@@ -60,6 +65,7 @@ def release(root=course.ROOT, assignment_ids=None, db_url=None, release_dir=None
     how ``autograde`` sets up its gradebook; a plain release uses a scratch one).
     """
     root = Path(root)
+    stamp_gradebooks_in_process()
     if db_url is None:
         # nbgrader opens a gradebook even when told not to create entries: keep it out of
         # the repository.

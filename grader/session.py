@@ -15,6 +15,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from . import defaults, protocol
 from .channel import ChannelClosed, ChannelError, ChannelTimeout
 from .launch import ConfinedKernelManager, KernelStartFailed
+from .launcher import KernelLimits
 from .protocol import GradingStopped, LearnerError
 
 MAX_CELL_OUTPUT = 200_000      # characters of text kept per cell, for the graded notebook
@@ -39,13 +40,20 @@ NOT_RUN_NOTE = {
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-notebook limits."""
+    """Per-notebook limits. The time budget is kept here (``KernelSession``); what the
+    kernel itself is held to travels to it as one value, ``kernel``."""
     timeout: float = defaults.TIMEOUT_S
     memory_mb: int = defaults.MEMORY_MB
     nproc: int = 128
     confined: bool = field(default=True)
     figures: bool = False   # draw figures (inline PNGs); otherwise a note where each would be
     reveal_quiz: bool = False   # feedback shows why each quiz choice is wrong (released keys)
+
+    @property
+    def kernel(self):
+        """The ``KernelLimits`` the launcher forks the kernel under."""
+        return KernelLimits(memory_mb=self.memory_mb, nproc=self.nproc, confined=self.confined,
+                            figures=self.figures)
 
 
 class CappedClient(NotebookClient):
@@ -116,10 +124,12 @@ class KernelSession:
                                    allow_errors=True, interrupt_on_timeout=False,
                                    record_timing=False, iopub_timeout=5,
                                    shutdown_kernel="immediate",
-                                   timeout_func=lambda cell: max(self.remaining(), 0.05),
-                                   kernel_manager_class=ConfinedKernelManager)
-        km = self.km = self.client.km = self.client.create_kernel_manager()
-        km.assignment, km.limits = assignment, limits
+                                   timeout_func=lambda cell: max(self.remaining(), 0.05))
+        # made here rather than by nbclient, which would make it without the assignment and
+        # the limits; set after the client is made, so the client still owns (and ends) it
+        self.km = self.client.km = ConfinedKernelManager(
+            assignment=assignment, limits=limits.kernel, kernel_name="python3",
+            config=self.client.config)
         self.handles = {}
         self.seq = 0
         self.learner_started = False   # True once a learner cell was sent to the kernel
@@ -242,12 +252,12 @@ class KernelSession:
             raise LearnerError(name, "GradingError",
                                f"unreadable reply: {type(exc).__name__}") from None
         try:
-            changed = protocol.changed_input([list(args), kwargs], after)
+            changed = protocol.changed_input(args, kwargs, after)
         except Exception:  # noqa: BLE001 (inputs sent back in a shape no input had)
-            changed = (0, 0)
-        if changed:
+            changed = protocol.ChangedInput(0)
+        if changed is not None:
             raise protocol.ArgumentsModified(
-                f"{name} changed its input {protocol.argument_label(changed)} in place; a "
+                f"{name} changed its input {changed} in place; a "
                 "function must leave its inputs unmodified (build new arrays instead of "
                 "using +=, or copy first)")
         return result

@@ -52,12 +52,18 @@ def test_opaque_values_never_equal_arrays():
 def test_changed_input_names_the_changed_entry():
     a = {"W": np.ones((2, 2))}
     b = {"W": np.ones((2, 2))}
-    assert protocol.changed_input([a], [b]) is None
+    assert protocol.changed_input((a,), {}, [[b], {}]) is None
     b["W"][0, 0] = 2
-    assert protocol.changed_input([a], [b]) == (0, "W")
-    where = protocol.changed_input([[1, a], {}], [[1, b], {}])
-    assert where == (0, 1, "W")
-    assert protocol.argument_label(where) == "argument 2['W']"
+    where = protocol.changed_input((1, a), {}, [[1, b], {}])
+    assert where == protocol.ChangedInput(1, ("W",))
+    assert str(where) == "argument 2['W']"
+    where = protocol.changed_input((), {"h": [a]}, [[], {"h": [b]}])
+    assert where == protocol.ChangedInput("h", (0, "W"))
+    assert str(where) == "keyword h[0]['W']"
+    # the arguments themselves differ: which one cannot be told
+    assert str(protocol.changed_input((a,), {}, [[a, a], {}])) == "(an argument)"
+    assert str(protocol.changed_input((a,), {}, [[a], {"x": 1}])) == "(an argument)"
+    assert str(protocol.changed_input((a,), {}, [[b["W"]], {}])) == "argument 1"
 
 
 def test_the_kernel_cannot_name_what_the_grader_looks_up():

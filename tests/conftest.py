@@ -13,6 +13,38 @@ from cohort.submissions import answers_for, fill, write
 
 ROOT = course.ROOT
 
+# Two tiers. `make test` (and CI) runs every test; `make test-fast` runs the tests not marked
+# `slow` (pytest -m "not slow"): the grader called in this process with short limits
+# (grade_notebook, verdict.run_test, collect, feedback), the reference GRU, the diagnoses and
+# the course, notation and release checks, a few minutes on 2 cores. A test is `slow` when it
+# runs the grader's command line in a subprocess (an autograde of a cohort), Chromium, Dask,
+# PostgreSQL or the hostile corpus: every test of a module named here, every test that uses
+# a fixture named here, and, in the other modules, each test marked @pytest.mark.slow.
+SLOW_MODULES = {
+    "test_browser": "Chromium on feedback pages and the class report",
+    "test_confinement": "attacks graded through the CLI, as root and as a user",
+    "test_exchange": "nbgrader's exchange and the CLI",
+    "test_faults": "autograde runs killed, run twice, pointed at a dead gradebook",
+    "test_figures": "autograde with and without --figures",
+    "test_formgrader": "nbgrader's formgrader on an autograde output",
+    "test_hostile": "the hostile corpus through the CLI",
+    "test_lms": "LMS zips graded and exported through the CLI",
+    "test_quiz_feedback": "quiz feedback through the CLI",
+    "test_reports": "the class report and exports of a CLI run",
+    "test_scale": "PostgreSQL and Dask on a large cohort",
+}
+SLOW_FIXTURES = {
+    "graded_cohort": "one autograde CLI run of the whole mistake catalogue",
+    "learner_copy": "python -m grader check in a subprocess, as a learner runs it",
+    "chromium": "headless Chromium",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if Path(str(item.fspath)).stem in SLOW_MODULES or SLOW_FIXTURES.keys() & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
 
 def system_dep_missing(what, package):
     """Why a test that needs a Debian package skips, with the command that installs it (as

@@ -25,6 +25,7 @@ def _help(*args):
     return proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [None] + COMMANDS)
 def test_every_help_has_a_description_an_example_and_no_markup(command):
     p, subs = _subparsers()
@@ -37,6 +38,7 @@ def test_every_help_has_a_description_an_example_and_no_markup(command):
     assert parser.description.splitlines()[0] in out
 
 
+@pytest.mark.slow
 def test_top_level_help_lists_every_command():
     out = _help()
     for command in COMMANDS:
@@ -111,6 +113,7 @@ def test_a_run_that_locked_the_removed_file_does_not_run_beside_the_next(tmp_pat
     assert not path.exists()
 
 
+@pytest.mark.slow
 def test_no_lock_left_after_a_failed_run(tmp_path):
     out = tmp_path / "out"
     proc = run_cli("autograde", "--submissions", tmp_path / "nothing-here", "--out", out,

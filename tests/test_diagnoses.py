@@ -238,29 +238,37 @@ def test_catalogue_is_large_and_every_id_is_explained():
             assert d.id in dg.CATALOGUE and d.message and "Probable" not in d.message
 
 
-def test_variant_engine_is_the_reference_when_nothing_is_mistaken():
-    """The mistaken versions are built from blocks that, unmistaken, give the reference."""
-    x, h, p = random_case(4, 5, 3, seed=1)
-    r = np.random.default_rng(1).uniform(0, 1, (4, 3))
-    np.testing.assert_allclose(dg._cell(x, h, p), ref.gru_cell_forward(x, h, p)[0], rtol=1e-13)
-    np.testing.assert_allclose(np.tanh(dg._cand_affine(x, h, r, p)), ref.candidate_state(x, h, r, p),
-                               rtol=1e-13)
-    dh = np.random.default_rng(2).standard_normal((4, 3))
-    mine, theirs = dg._cell_backward(dh, x, h, p), ref.gru_cell_backward(dh, ref.gru_cell_forward(x, h, p)[1])
-    for a, b in zip(mine[:2], theirs[:2]):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
-    for k in ref.PARAM_KEYS:
-        np.testing.assert_allclose(mine[2][k], theirs[2][k], rtol=1e-12, atol=1e-14)
-    dh_all, xs, h0, ps = make_inputs("gru_backward")
-    mine = dg._seq_backward(dh_all, xs, h0, ps)
-    theirs = ref.gru_backward(dh_all, ref.gru_forward(xs, h0, ps)[1])
-    np.testing.assert_allclose(mine[0], theirs[0], rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(mine[1], theirs[1], rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(dg._seq_forward(xs, h0, ps)[0], ref.gru_forward(xs, h0, ps)[0], rtol=1e-13)
-    cell, xj, hj = make_inputs("hidden_jacobian_norms")
-    J_h, _ = dg._jacobians(cell, xj, hj)
-    np.testing.assert_allclose(np.linalg.norm(J_h, axis=(1, 2)),
-                               ref_norms(cell, xj, hj), rtol=1e-12)
+def _close(got, want):
+    """``got`` equals ``want`` within the contract's tolerance, part by part (arrays, numbers,
+    tuples and dicts of them; ``None`` for a cache the learner returns)."""
+    if isinstance(want, dict):
+        return isinstance(got, dict) and got.keys() == want.keys() and all(
+            _close(got[k], want[k]) for k in want)
+    if isinstance(want, (tuple, list)):
+        return isinstance(got, (tuple, list)) and len(got) == len(want) and all(
+            _close(g, w) for g, w in zip(got, want))
+    if want is None:
+        return True
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    return got.shape == want.shape and np.allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_diagnoses_compare_with_the_solution_and_every_variant_is_a_mistake(function):
+    """``reference`` is what the course's own solution returns, and no mistaken variant is
+    the right answer in disguise (it could never be named: diagnose checks the reference
+    first). That each variant is exactly its mistake and nothing else is proved on learner
+    code below: the cohort's mistakes and EXTRA, every diagnosis at least once."""
+    inputs = make_inputs(function, 2)
+    ns = learner_namespace(next(a for a, ms in MASTERS.items()
+                                if any(function in m.solution_ids for m in ms)))
+    right = dg.reference(function, *inputs)
+    assert _close(learner_answer(function, ns, inputs), right)
+    ids = []
+    for d, answer in dg.variants(function, *inputs):
+        ids.append(d.id)
+        assert not _close(answer, right), d.id
+    assert ids, f"no variants for {function}"
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -293,27 +301,36 @@ def test_catalogued_mistake_is_diagnosed_in_process(mistake_id):
         assert info.value.diagnosis == "sigmoid-overflow"
         return
     found = _diagnose_in_process(mistake, seed=5)
-    assert found[function_of(mistake)] is not None, found
-    assert found[function_of(mistake)].id == mistake.diagnosis, found
-    assert {d.id for d in found.values() if d} == {mistake.diagnosis}, found
+    assert _named(found) == _expected(mistake), found
 
 
 # Two mistakes of a gate that a whole GRU step cannot tell apart from a mistaken mix (the same
 # numbers); the step's diagnosis says so ("Or update_gate returns 1 - z: same numbers.").
 SAME_NUMBERS_IN_THE_STEP = {"x-update-complement": "update-flipped"}
+# gru_backward works from the cache of each step, which a shifted h_all does not change
+NOT_SEEN_LATER = {"x-states-shifted": "gru_backward"}
+
+
+def _named(found):
+    return {f: d.id if d else None for f, d in found.items()}
+
+
+def _expected(mistake):
+    """Every function a mistake reaches names it: its own, and those that call it."""
+    expected = dict.fromkeys(_affected(mistake), mistake.diagnosis)
+    if mistake.id in SAME_NUMBERS_IN_THE_STEP:
+        expected["gru_cell_forward"] = SAME_NUMBERS_IN_THE_STEP[mistake.id]
+    if mistake.id in NOT_SEEN_LATER:
+        expected[NOT_SEEN_LATER[mistake.id]] = None
+    return expected
 
 
 @pytest.mark.parametrize("mistake", EXTRA, ids=[m.id for m in EXTRA])
 def test_more_mistakes_are_diagnosed_in_process(mistake):
     found = _diagnose_in_process(mistake, seed=6)
-    assert found[function_of(mistake)] is not None, found
-    assert found[function_of(mistake)].id == mistake.diagnosis, found
-    alias = SAME_NUMBERS_IN_THE_STEP.get(mistake.id)
-    if alias:
-        assert found["gru_cell_forward"].id == alias
+    assert _named(found) == _expected(mistake), found
+    if mistake.id in SAME_NUMBERS_IN_THE_STEP:
         assert "update_gate returns 1 - z" in found["gru_cell_forward"].message
-        return
-    assert {d.id for d in found.values() if d} == {mistake.diagnosis}, found
 
 
 def test_every_diagnosis_is_proved_on_learner_code():
@@ -341,10 +358,15 @@ def test_near_misses_and_double_mistakes_get_no_diagnosis():
     r = ref.reset_gate(xq, hq, pq)
     ht = ref.sigmoid(xq @ pq["W_Fh"] + (r * hq) @ pq["W_Rh"] + pq["b_h"])
     assert dg.diagnose("gru_cell_forward", ((1 - z) * hq + z * ht, None), xq, hq, pq) is None
-    # in a sequence: the right step's gradients but a second mistake in the loop
+    # in a sequence: a mistake in the step and a second one in the loop, each named alone
     inputs = make_inputs("gru_backward")
-    dx, dh0, grads = dg._seq_backward(*inputs, mode="overwrite", cell={"tanh": "one_minus_h"})
-    assert dg.diagnose("gru_backward", (dx, dh0, grads), *inputs) is None
+    step, loop = MISTAKES["backprop-tanh-one-minus-h"], MISTAKES["backprop-grads-overwritten"]
+    for alone in (step, loop):
+        ns = learner_namespace("02_backprop", [alone])
+        assert dg.diagnose("gru_backward", learner_answer("gru_backward", ns, inputs), *inputs).id \
+            == alone.diagnosis
+    ns = learner_namespace("02_backprop", [step, loop])
+    assert dg.diagnose("gru_backward", learner_answer("gru_backward", ns, inputs), *inputs) is None
 
 
 @pytest.mark.parametrize("got", [None, "text", 3, np.zeros((2, 2)), (np.zeros(3),), {"a": 1},
@@ -356,7 +378,8 @@ def test_answers_of_the_wrong_form_are_not_diagnosed_and_never_raise(got):
 
 def test_parts_restrict_the_comparison():
     dh, x, h, p = make_inputs("gru_cell_backward")
-    no_direct = dg._cell_backward(dh, x, h, p, direct=False)
+    no_direct = next(answer for d, answer in dg.variants("gru_cell_backward", dh, x, h, p)
+                     if d.id == "missing-direct-path")
     assert dg.diagnose("gru_cell_backward", no_direct, dh, x, h, p).id == "missing-direct-path"
     # its parameter gradients are right: graded on those only, there is nothing to diagnose
     assert dg.diagnose("gru_cell_backward", no_direct, dh, x, h, p, parts=("grads",)) is None

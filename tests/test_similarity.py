@@ -138,6 +138,7 @@ def test_tiny_exercises_are_not_judged_and_the_page_says_so(tmp_path):
 HOSTILE = "</script><script>alert(1)</script>"
 
 
+@pytest.mark.slow
 def test_the_page_escapes_hostile_code(tmp_path):
     answers = _background(6)
     stolen = dict(STYLES["einsum"])
@@ -175,6 +176,7 @@ def html_escaped(text):
     return html.escape(text)
 
 
+@pytest.mark.slow
 def test_similarity_command_on_an_autograde_output(tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
     cohort = {"alice": STYLES["matmul"], "bob": disguise(STYLES["matmul"], ["rename", "recomment"], 2),

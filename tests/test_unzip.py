@@ -29,6 +29,7 @@ def _layout(root):
     return sorted(str(p.relative_to(root)) for p in root.rglob("*.ipynb"))
 
 
+@pytest.mark.slow
 def test_canvas_zip_is_graded_through_the_cli(tmp_path):
     flipped = catalogue()["gates-update-flipped"]
     archive = _zip(tmp_path / "submissions.zip", {

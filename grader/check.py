@@ -30,19 +30,17 @@ from . import collect, course
 NOT_WRITTEN_MARK = "raise NotImplementedError"
 
 
-QUIZ = re.compile(r"q\d+$")          # a quiz question's answer cell: q1, q2, ...
-
-
 @dataclass
 class Exercise:
     name: str                        # the answer cell's grade_id, e.g. "sigmoid" or "q1"
     tests: list = field(default_factory=list)     # visible TestCell of the release
     hidden_points: float = 0.0
     hidden_checks: list = field(default_factory=list)   # what its hidden tests check (words)
+    quiz: course.QuizQuestion | None = None   # a quiz question's answer cell (its metadata)
 
     @property
     def is_quiz(self):
-        return bool(QUIZ.match(self.name))
+        return self.quiz is not None
 
 
 def release_masters(release=None):
@@ -85,12 +83,13 @@ def comment_text(source):
 def exercises(release_nb, master):
     """Exercises in notebook order: each answer cell with the test cells after it."""
     tests = {t.grade_id: t for t in master.tests}
+    quiz = {q.cell: q for q in course.quiz_questions(master).values()}
     out, current = [], None
     for cell in release_nb.cells:
         meta = course.nbgrader_meta(cell)
         gid = meta.get("grade_id")
         if meta.get("solution") and cell.cell_type == "code":
-            current = Exercise(gid)
+            current = Exercise(gid, quiz=quiz.get(gid))
             out.append(current)
         elif gid in tests:
             if current is None:

@@ -22,7 +22,12 @@ LEARNER_FUNCTIONS = (
     "gru_cell_backward", "gru_forward", "gru_backward",
     "rnn_param_count", "gru_param_count", "lstm_param_count", "hidden_jacobian_norms",
 )
-QUIZ_NAME = re.compile(r"^q\d+_answer$")
+# A quiz question is declared once, in the master notebook: its answer cell's metadata
+# ``"quiz": {"name": "q1_answer", "options": "ABCDEF", "key": "BE"}`` (the learner's
+# variable, the option letters, the right letters). The release keeps the name and the
+# options (``grader check`` reads them) and strips the key (``strip_quiz_keys``).
+QUIZ_META = "quiz"
+QUIZ_KEY = "key"
 
 
 def nbgrader_meta(cell):
@@ -41,6 +46,16 @@ class TestCell:
     source: str          # with hidden tests: runs in the grader only
     anchor: str | None   # grade_id of the nearest graded/solution cell before it
     exercise: str | None = None   # grade_id of the nearest answer cell before it
+    quiz: str | None = None       # the quiz answer it checks ("q1_answer"), if any
+
+
+@dataclass(frozen=True)
+class QuizQuestion:
+    name: str                 # the learner's variable, e.g. "q1_answer"
+    cell: str                 # grade_id of its answer cell, e.g. "q1"
+    options: str              # its option letters, e.g. "ABCDEF"
+    key: frozenset | None     # the right letters; None in a released notebook
+    tests: tuple = ()         # grade_ids of the test cells that check it
 
 
 @dataclass
@@ -51,6 +66,7 @@ class MasterNotebook:
     tests: list[TestCell] = field(default_factory=list)
     solution_ids: set = field(default_factory=set)
     grade_ids: set = field(default_factory=set)   # every nbgrader cell id of the notebook
+    quiz: dict = field(default_factory=dict)      # {"q1_answer": QuizQuestion}, in order
 
     @property
     def max_score(self):
@@ -73,8 +89,11 @@ def master_notebooks(assignment, solutions=SOLUTIONS):
         nb = nbformat.read(path, as_version=4)
         master = MasterNotebook(assignment, path.stem, path)
         anchor = exercise = None
+        declared = {}
         for cell in nb.cells:
             meta = nbgrader_meta(cell)
+            if meta.get("solution") and cell.get("metadata", {}).get(QUIZ_META):
+                declared[meta["grade_id"]] = _quiz_declaration(cell, path)
             if is_test_cell(cell):
                 master.tests.append(TestCell(meta["grade_id"], float(meta.get("points", 0)),
                                              cell.source, anchor, exercise))
@@ -85,8 +104,57 @@ def master_notebooks(assignment, solutions=SOLUTIONS):
                 master.grade_ids.add(anchor)
                 if meta.get("solution"):
                     master.solution_ids.add(anchor)
+        for cell_id, (name, options, key) in declared.items():
+            tests = tuple(t.grade_id for t in master.tests if t.exercise == cell_id)
+            master.quiz[name] = QuizQuestion(name, cell_id, options, key, tests)
+            for t in master.tests:
+                if t.exercise == cell_id:
+                    t.quiz = name
         out.append(master)
     return out
+
+
+def _quiz_declaration(cell, path):
+    """(name, options, key or None) of an answer cell's quiz metadata, checked."""
+    quiz = cell["metadata"][QUIZ_META]
+    name, options, key = quiz.get("name"), quiz.get("options"), quiz.get(QUIZ_KEY)
+    where = f"{path}, cell {nbgrader_meta(cell).get('grade_id')}"
+    if not (isinstance(name, str) and name.isidentifier()):
+        raise ValueError(f"{where}: quiz metadata needs a 'name', the learner's variable")
+    if not (isinstance(options, str) and options.isalpha() and options.isupper()
+            and len(set(options)) == len(options)):
+        raise ValueError(f"{where}: quiz 'options' must be distinct uppercase letters")
+    if key is not None:
+        if not (isinstance(key, str) and key and set(key) <= set(options)):
+            raise ValueError(f"{where}: quiz 'key' must be some of the letters {options}")
+        key = frozenset(key)
+    return name, options, key
+
+
+def quiz_questions(master):
+    """{"q1_answer": QuizQuestion} of a notebook (master: with keys; release: keys None)."""
+    return dict(master.quiz)
+
+
+@functools.lru_cache(maxsize=None)
+def quiz_names(solutions=SOLUTIONS):
+    """Every quiz answer variable of the course (frozenset; empty without solutions/)."""
+    try:
+        masters = course_notebooks(solutions)
+    except OSError:
+        return frozenset()
+    return frozenset(n for ms in masters.values() for m in ms for n in m.quiz)
+
+
+def strip_quiz_keys(nb):
+    """Remove every answer key from a notebook (the release): True if it had one."""
+    stripped = False
+    for cell in nb.cells:
+        quiz = cell.get("metadata", {}).get(QUIZ_META)
+        if isinstance(quiz, dict) and QUIZ_KEY in quiz:
+            del quiz[QUIZ_KEY]
+            stripped = True
+    return stripped
 
 
 @functools.lru_cache(maxsize=None)

@@ -87,7 +87,7 @@ def _bound_names(src):
         elif isinstance(node, ast.ExceptHandler) and node.name:
             bound.add(node.name)
     keep = set(course.LEARNER_FUNCTIONS)
-    return {n for n in bound if n not in keep and not course.QUIZ_NAME.match(n)}
+    return {n for n in bound if n not in keep and n not in course.quiz_names()}
 
 
 def _tokens(src):
@@ -501,9 +501,9 @@ def pair_html(an, pair):
 
 def fig_distribution(an):
     """PNG bytes: the similarity of every pair (0 for pairs never considered)."""
-    from .report import _plt
+    from .report.figures import pyplot
 
-    plt = _plt()
+    plt = pyplot()
     scores = [p.score for p in an.pairs]
     zeros = an.total_pairs - len(scores)
     fig, ax = plt.subplots(figsize=(7, 2.8))

@@ -1,4 +1,5 @@
 """notebooks/ is exactly what nbgrader makes of solutions/, and both are clean."""
+import re
 import shutil
 
 import nbformat
@@ -71,3 +72,65 @@ def test_master_notebooks_are_well_formed(assignment):
         assert master.tests and all(t.points > 0 for t in master.tests)
         for test in master.tests:
             compile(test.source, test.grade_id, "exec")  # a syntax error would cost everyone
+
+
+QUIZZES = [(m, q) for ms in course.course_notebooks().values() for m in ms for q in m.quiz.values()]
+
+
+def test_quiz_keys_never_reach_the_release(fresh_release):
+    """Quiz questions are declared in the masters' answer cells (name, options, key); the
+    release keeps the name and the options (``grader check`` reads them), never the key."""
+    assert QUIZZES, "the course's quizzes declare their questions"
+    for folder in (course.RELEASE, fresh_release):
+        for aid in ASSIGNMENTS:
+            released = {m.name: m for m in course.master_notebooks(aid, folder)}
+            for master in course.master_notebooks(aid):
+                declared = {n: (q.cell, q.options, q.tests) for n, q in master.quiz.items()}
+                assert declared == {n: (q.cell, q.options, q.tests)
+                                    for n, q in released[master.name].quiz.items()}
+                assert all(q.key is None for q in released[master.name].quiz.values())
+        for path in folder.rglob("*.ipynb"):
+            nb = nbformat.read(path, as_version=4)
+            for cell in nb.cells:
+                assert course.QUIZ_KEY not in cell.metadata.get(course.QUIZ_META, {}), path
+            assert f'"{course.QUIZ_KEY}"' not in path.read_text(), f"{path} leaks a quiz key"
+
+
+def _passes(master, question, answer):
+    """Whether every hidden test of the question accepts ``answer``."""
+    from gru_reference.quiz import QuizNotRight
+
+    for test in master.tests:
+        if test.grade_id in question.tests and "BEGIN HIDDEN TESTS" in test.source:
+            try:
+                exec(test.source, {question.name: answer})  # noqa: S102 (the course's own tests)
+            except QuizNotRight:
+                return False
+    return True
+
+
+@pytest.mark.parametrize("master, question", QUIZZES,
+                         ids=[f"{m.assignment}-{q.name}" for m, q in QUIZZES])
+def test_declared_quiz_key_is_what_the_hidden_test_accepts(master, question, monkeypatch):
+    """The declared key (the report's, ``course.quiz_questions``) and the hidden test's own
+    literal key cannot drift apart: the hidden test accepts the declared key, and the
+    master's own answer, and nothing one option away."""
+    monkeypatch.syspath_prepend(str(course.SOLUTIONS))
+    assert question.key and question.key <= set(question.options)
+    assert any("BEGIN HIDDEN TESTS" in t.source for t in master.tests if t.grade_id in question.tests)
+    nb = nbformat.read(master.path, as_version=4)
+    answer_cell = next(c for c in nb.cells if course.nbgrader_meta(c).get("grade_id") == question.cell)
+    own = {}
+    exec(answer_cell.source, own)  # noqa: S102 (the master's solution)
+    assert own[question.name] == set(question.key)
+    # the options are the lesson's (the bullets before the answer cell) and the visible test's
+    text = nb.cells[nb.cells.index(answer_cell) - 1].source
+    assert "".join(re.findall(r"^\* \*\*([A-Z])\.\*\*", text, re.M)) == question.options
+    for test in master.tests:
+        if test.grade_id in question.tests and "BEGIN HIDDEN TESTS" not in test.source:
+            assert f'check_format("{question.name}", {question.name}, "{question.options}")' in test.source
+    assert _passes(master, question, set(question.key))
+    for letter in question.options:
+        near = set(question.key) ^ {letter}
+        if near:
+            assert not _passes(master, question, near), f"{question.name} also accepts {near}"

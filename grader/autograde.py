@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import collect, confine, course, defaults, exchange, privileges, record, table
 from .feedback import render_feedback, write_feedback
+from .result import NotebookResult, Status
 from .session import Limits
 
 
@@ -32,22 +33,22 @@ def source_hash(master):
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def grade_one(sub, limits):
+def grade_one(sub, limits, reveal_quiz=False):
     """Worker (a local process or a Dask worker): grade one notebook and render its
-    feedback; returns plain data, so the caller alone writes files and the gradebook."""
+    feedback; returns (result, (html, text) or None), so the caller alone writes files
+    and the gradebook."""
     from .grade import grade_notebook
 
     with _ONE_AT_A_TIME:   # a Dask worker may run tasks in threads; grading is per process
         master = _master(sub.assignment, sub.notebook)
-        result = grade_notebook(sub, master, limits).to_dict()
-        result["source_hash"] = source_hash(master)
-        result["figures"] = limits.figures
-        result["graded_notebook"] = dict(result["graded_notebook"])
+        result = grade_notebook(sub, master, limits)
+        result.source_hash = source_hash(master)
+        feedback = None
         try:
-            result["_feedback"] = render_feedback(result, limits.reveal_quiz)
+            feedback = render_feedback(result, reveal_quiz)
         except Exception as exc:  # noqa: BLE001 (feedback must not cost a grade)
-            result["feedback_error"] = f"{type(exc).__name__}: {exc}"
-        return result
+            result.feedback_error = f"{type(exc).__name__}: {exc}"
+        return result, feedback
 
 
 def _result_path(out_dir, sub):
@@ -61,13 +62,12 @@ def _cached(out_dir, sub, figures=False):
     if not path.exists():
         return None
     try:
-        saved = json.loads(path.read_text())
-    except ValueError:
+        saved = NotebookResult.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError, KeyError):
         return None
     master = _master(sub.assignment, sub.notebook)
-    if saved.get("fingerprint", "") != (sub.fingerprint() if sub.path else "") \
-            or saved.get("source_hash") != source_hash(master) \
-            or (figures and not saved.get("figures")):
+    if saved.fingerprint != (sub.fingerprint() if sub.path else "") \
+            or saved.source_hash != source_hash(master) or (figures and not saved.figures):
         return None
     return saved
 
@@ -76,17 +76,14 @@ def _save(out_dir, sub, result):
     path = _result_path(out_dir, sub)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
+    tmp.write_text(json.dumps(result.to_dict()))
     os.replace(tmp, path)
 
 
 def _crash_result(sub, exc):
-    master = _master(sub.assignment, sub.notebook)
-    return {"student": sub.student, "assignment": sub.assignment, "notebook": sub.notebook,
-            "status": "error", "detail": f"the grader failed on this notebook: {exc}",
-            "score": 0.0, "max_score": master.max_score, "tests": [], "seconds": 0.0,
-            "fingerprint": "", "graded_notebook": None, "tampering": [], "answers": {},
-            "answer_types": {}, "retries": 0, "confined": True}
+    return NotebookResult(sub.student, sub.assignment, sub.notebook, Status.ERROR,
+                          detail=f"the grader failed on this notebook: {exc}",
+                          max_score=_master(sub.assignment, sub.notebook).max_score)
 
 
 class Lock:
@@ -185,8 +182,7 @@ def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
         uncached = {tuple(k) for k in privileges.run_as(ident, _uncached, out_dir, subs, regrade,
                                                         figures)}
         todo = [s for s in subs if s.key in uncached]
-        limits = Limits(timeout, memory_mb, confined=not unconfined, figures=figures,
-                        reveal_quiz=reveal_quiz)
+        limits = Limits(timeout, memory_mb, confined=not unconfined, figures=figures)
         pool = _start_workers(min(workers, len(todo)), limits, ident) if todo and not dask else None
         privileges.drop(ident)   # from here on nothing runs as root but the launchers
         results = {}
@@ -205,38 +201,36 @@ def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
         log(f"grading {len(todo)} notebooks ({len(results)} already graded) "
             f"with {workers} workers, {timeout:g} s each")
         start = time.monotonic()
-        graded = _run(pool, todo, limits, dask, dask_security)
-        next(graded)   # the workers have their notebooks
+        submitted = _submit(pool, todo, limits, reveal_quiz, dask, dask_security)
         try:
             prepared.result()
         except Exception as exc:
-            graded.close()
+            submitted.cancel()
             raise SystemExit(f"could not set up the gradebook at {db_url}: {_root_cause(exc)}") from exc
         except BaseException:
-            graded.close()
+            submitted.cancel()
             raise
         finally:
             prep_pool.shutdown()
         receipts = exchange.receipts(subs)   # nbgrader collect's timestamp.txt and secret
-        with record.Writer(db_url, exchange.timestamps(receipts)) as writer, \
-                progress_bar(len(todo)) as bar:
-            for result in results.values():   # reused results go into this gradebook too
-                if result.get("graded_notebook") is not None:
-                    _record_or_flag(writer, result)
-                if limits.reveal_quiz and _explained(result):   # released since it was graded
-                    write_feedback(out_dir, result, *render_feedback(result, True))
-            for sub, result in graded:
-                feedback = result.pop("_feedback", None)
-                if feedback:
-                    write_feedback(out_dir, result, *feedback)
-                _save(out_dir, sub, result)
-                results[sub.key] = result
-                # the single writer records while the workers grade the next notebooks
-                if result.get("graded_notebook") is not None:
-                    _record_or_flag(writer, result)
-                bar.set_postfix_str(f"{sub.student} {sub.assignment}: {result['status']}",
-                                    refresh=False)
-                bar.update()
+        try:
+            with record.Writer(db_url, exchange.timestamps(receipts)) as writer, \
+                    progress_bar(len(todo)) as bar:
+                for result in results.values():   # reused results go into this gradebook too
+                    writer.add(result)
+                    if reveal_quiz and _explained(result):   # released since it was graded
+                        write_feedback(out_dir, result, *render_feedback(result, True))
+                for sub, (result, feedback) in submitted.results():
+                    if feedback:
+                        write_feedback(out_dir, result, *feedback)
+                    _save(out_dir, sub, result)
+                    results[sub.key] = result
+                    writer.add(result)   # the single writer records while the workers grade
+                    bar.set_postfix_str(f"{sub.student} {sub.assignment}: {result.status}",
+                                        refresh=False)
+                    bar.update()
+        finally:
+            submitted.cancel()
         elapsed = time.monotonic() - start
         # for nbgrader's release_feedback and formgrader
         exchange.write_receipts(out_dir, receipts, results.values())
@@ -245,27 +239,16 @@ def autograde(submissions, out_dir, workers=None, timeout=defaults.TIMEOUT_S,
         record.write_csv(out_dir / "grades.csv", rows)
         _class_report(out_dir, rows, all_results, log)
     if todo:
-        retried = [r for r in all_results if r.get("retries")]
+        retried = [r for r in all_results if r.retries]
         log(f"graded {len(todo)} notebooks in {elapsed:.1f} s "
             f"({elapsed / len(todo):.2f} s per notebook, {workers} workers); "
-            f"{sum(r['retries'] for r in retried)} fresh kernels for grader faults "
+            f"{sum(r.retries for r in retried)} fresh kernels for grader faults "
             f"in {len(retried)} notebooks")
     return rows
 
 
 def _explained(result):
-    return any((t.get("extra") or {}).get("explanation") for t in result.get("tests", []))
-
-
-def _record_or_flag(writer, result):
-    """One notebook the gradebook refuses costs that row, never the run."""
-    try:
-        writer.record(result)
-    except Exception as exc:  # noqa: BLE001
-        writer.rollback()
-        result["status"] = "error"
-        result["detail"] = (f"the gradebook refused this notebook ({type(exc).__name__}: "
-                            f"{str(exc)[:200]})")
+    return any(t.explanation for t in result.tests)
 
 
 def _root_cause(exc):
@@ -314,9 +297,9 @@ def progress_bar(total):
 
 def _class_report(out_dir, rows, results, log):
     """``out_dir/report/``; a report that fails costs a warning, never the grades."""
-    from .report import write_report
-
     try:
+        from .report import write_report
+
         write_report(out_dir, rows, results)
     except Exception as exc:  # noqa: BLE001
         log(f"warning: the class report could not be written ({type(exc).__name__}: {exc})")
@@ -339,33 +322,53 @@ def _ready():
     return os.getpid()
 
 
-def _run(pool, todo, limits, dask=None, dask_security=None):
-    """Yields None once the work is submitted, then ``(submission, result)`` pairs."""
-    if not todo:
-        yield None
-        return
-    for sub in todo:   # workers elsewhere need not see our disk: the notebook travels
+class Submitted:
+    """Notebooks handed to the workers (local processes or a Dask cluster): ``results()``
+    yields ``(submission, (result, feedback))`` as they finish; ``cancel()`` drops what
+    has not started (the run stopped early: a bad gradebook URL, Ctrl-C)."""
+
+    def __init__(self, futures, as_completed, closing=None):
+        self.futures, self.as_completed, self.closing = futures, as_completed, closing
+
+    def results(self):
+        try:
+            for future in self.as_completed(self.futures):
+                sub = self.futures[future]
+                try:
+                    yield sub, future.result()
+                except Exception as exc:  # noqa: BLE001 (a lost worker costs one row, not the run)
+                    yield sub, (_crash_result(sub, exc), None)
+        finally:
+            self.cancel()
+
+    def cancel(self):
+        for future in self.futures:
+            future.cancel()
+        if self.closing is not None:
+            self.closing.__exit__(None, None, None)
+            self.closing = None
+
+
+def _submit(pool, todo, limits, reveal_quiz, dask=None, dask_security=None):
+    """Give every notebook to the workers now; the notebook's bytes travel with it, so
+    workers elsewhere need not see our disk."""
+    for sub in todo:
         try:
             sub.content = collect.read_submission(sub.path) if sub.path else None
         except (OSError, collect.InvalidNotebook) as exc:
             sub.path, sub.problem = None, "invalid_notebook"
             sub.detail = f"the file cannot be read ({exc})"
     if dask:
-        yield from _run_dask(todo, limits, dask, dask_security)
-        return
-    with pool:
-        futures = {pool.submit(grade_one, sub, limits): sub for sub in todo}
-        try:
-            yield None
-            for future in cf.as_completed(futures):
-                sub = futures[future]
-                try:
-                    yield sub, future.result()
-                except Exception as exc:  # noqa: BLE001 (a crashed worker costs one row, not the run)
-                    yield sub, _crash_result(sub, exc)
-        finally:   # the run stopped early (a bad gradebook URL, Ctrl-C): drop queued work
-            for future in futures:
-                future.cancel()
+        from distributed import Client, as_completed
+
+        client = Client(dask, timeout="30s", security=dask_security)
+        futures = {client.submit(grade_one, sub, limits, reveal_quiz, pure=False,
+                                 key=f"grade-{i}"): sub for i, sub in enumerate(todo)}
+        return Submitted(futures, as_completed, closing=client)
+    if pool is None:
+        return Submitted({}, cf.as_completed)
+    futures = {pool.submit(grade_one, sub, limits, reveal_quiz): sub for sub in todo}
+    return Submitted(futures, cf.as_completed, closing=pool)
 
 
 def _start_worker(confined, ident, figures=False):
@@ -394,22 +397,6 @@ def dask_security(ca=None, cert=None, key=None):
             raise SystemExit(f"cannot read the Dask TLS file {path}: {exc.strerror}") from None
     return Security(tls_ca_file=pem(ca), tls_client_cert=pem(cert), tls_client_key=pem(key),
                     require_encryption=True)
-
-
-def _run_dask(todo, limits, address, security=None):
-    """The same work on a Dask cluster (``dask scheduler`` / ``dask worker`` processes)."""
-    from distributed import Client, as_completed
-
-    with Client(address, timeout="30s", security=security) as client:
-        futures = {client.submit(grade_one, sub, limits, pure=False, key=f"grade-{i}"): sub
-                   for i, sub in enumerate(todo)}
-        yield None
-        for future in as_completed(futures):
-            sub = futures[future]
-            try:
-                yield sub, future.result()
-            except Exception as exc:  # noqa: BLE001 (a lost worker costs one row, not the run)
-                yield sub, _crash_result(sub, exc)
 
 
 def main(args):

@@ -167,12 +167,11 @@ def unfinished(nb, master):
 
 def run_checks(nb, master, timeout, memory_mb):
     """Run the learner's notebook with the released test cells; {grade_id: TestResult}."""
-    from .grade import NotebookResult, _note_memory_errors, ordered_tests, run_with_retries
+    from .grade import _note_memory_errors, ordered_tests, run_with_retries
+    from .result import NotebookResult, Status
     from .session import Limits
 
-    # check puts solutions/ on the path for hidden tests; a learner's check needs none of it
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != course.SOLUTIONS.resolve()]
-    result = NotebookResult("you", master.assignment, master.name, "graded",
+    result = NotebookResult("you", master.assignment, master.name, Status.GRADED,
                             max_score=master.max_score)
     # the learner's own code on the learner's own machine (macOS too): nothing to confine
     limits = Limits(timeout, memory_mb, confined=False)

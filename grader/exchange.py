@@ -71,13 +71,13 @@ def write_receipts(out_dir, found, results=()):
     import nbformat
 
     for result in results:
-        if result.get("graded_notebook") is None:
+        if not result.recordable:
             continue
-        folder = Path(out_dir) / "autograded" / result["student"] / result["assignment"]
+        folder = Path(out_dir) / "autograded" / result.student / result.assignment
         folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nbformat.from_dict(result["graded_notebook"]),
-                       str(folder / f"{result['notebook']}.ipynb"))
-        stamp = found.get((result["student"], result["assignment"]), {}).get("timestamp.txt")
+        nbformat.write(nbformat.from_dict(result.graded_notebook),
+                       str(folder / f"{result.notebook}.ipynb"))
+        stamp = found.get((result.student, result.assignment), {}).get("timestamp.txt")
         if stamp is not None:
             (folder / "timestamp.txt").write_text(stamp)
     for (student, assignment), files in found.items():

@@ -30,6 +30,7 @@ import csv
 import sys
 from pathlib import Path
 
+from .record import read_csv
 from .unzip import IDS_FILE
 
 CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -43,8 +44,7 @@ def read_grades(out_dir):
     path = Path(out_dir) / "grades.csv"
     if not path.exists():
         raise SystemExit(f"{out_dir} has no grades.csv: run `python -m grader autograde` first")
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows, _ = read_csv(path)
     for r in rows:
         r["score"], r["max_score"] = float(r["score"]), float(r["max_score"])
     return rows

@@ -32,42 +32,42 @@ STATUS_WORDS = {
 
 
 def what_went_wrong(test):
-    if test["passed"]:
+    if test.passed:
         return "passed"
-    return test["message"] or "failed"
+    return test.message or "failed"
 
 
 def summary_text(result):
-    lines = [f"{result['student']} · {result['assignment']}/{result['notebook']}.ipynb",
-             f"score {result['score']:g} / {result['max_score']:g}   "
-             f"status: {STATUS_WORDS.get(result['status'], result['status'])}"]
-    if result["detail"]:
-        lines.append(f"note: {result['detail']}")
+    lines = [f"{result.student} · {result.assignment}/{result.notebook}.ipynb",
+             f"score {result.score:g} / {result.max_score:g}   "
+             f"status: {STATUS_WORDS.get(result.status, result.status)}"]
+    if result.detail:
+        lines.append(f"note: {result.detail}")
     lines.append("")
-    for t in result["tests"]:
-        mark = "✓" if t["passed"] else "✗"
-        label = course.test_label(result["assignment"], result["notebook"], t["grade_id"])
-        lines.append(f"{mark} {label}: {t['points']:g}/{t['max_points']:g}")
-        if not t["passed"] and t["message"]:
-            lines.extend("    " + line for line in t["message"].splitlines()[:8])
+    for t in result.tests:
+        mark = "✓" if t.passed else "✗"
+        label = course.test_label(result.assignment, result.notebook, t.grade_id)
+        lines.append(f"{mark} {label}: {t.points:g}/{t.max_points:g}")
+        if not t.passed and t.message:
+            lines.extend("    " + line for line in t.message.splitlines()[:8])
     return "\n".join(lines) + "\n"
 
 
 def _banner(result):
     rows = "".join(
-        f"<tr class='{'pass' if t['passed'] else 'fail'}'>"
-        f"<td class='mark'>{'✓' if t['passed'] else '✗'}</td>"
-        f"<td class='test' title='{html.escape(t['grade_id'], quote=True)}'>"
-        f"{html.escape(course.test_label(result['assignment'], result['notebook'], t['grade_id']))}</td>"
-        f"<td class='points'>{t['points']:g} / {t['max_points']:g}</td>"
+        f"<tr class='{'pass' if t.passed else 'fail'}'>"
+        f"<td class='mark'>{'✓' if t.passed else '✗'}</td>"
+        f"<td class='test' title='{html.escape(t.grade_id, quote=True)}'>"
+        f"{html.escape(course.test_label(result.assignment, result.notebook, t.grade_id))}</td>"
+        f"<td class='points'>{t.points:g} / {t.max_points:g}</td>"
         f"<td class='why'><pre>{html.escape(what_went_wrong(t))}</pre></td></tr>"
-        for t in result["tests"])
-    note = f"<p class='note'>{html.escape(result['detail'])}</p>" if result["detail"] else ""
-    status = STATUS_WORDS.get(result["status"], result["status"])
+        for t in result.tests)
+    note = f"<p class='note'>{html.escape(result.detail)}</p>" if result.detail else ""
+    status = STATUS_WORDS.get(result.status, result.status)
     return (f"<section class='gru-feedback' aria-label='grading summary'>"
-            f"<h1>{html.escape(result['assignment'])} · {html.escape(result['notebook'])}</h1>"
-            f"<p class='score'><b>Score: {result['score']:g} / {result['max_score']:g}</b> "
-            f"<span class='status status-{html.escape(result['status'], quote=True)}'>"
+            f"<h1>{html.escape(result.assignment)} · {html.escape(result.notebook)}</h1>"
+            f"<p class='score'><b>Score: {result.score:g} / {result.max_score:g}</b> "
+            f"<span class='status status-{html.escape(result.status, quote=True)}'>"
             f"{html.escape(status)}</span></p>{note}"
             f"<table><colgroup><col class='c-mark'><col class='c-test'><col class='c-points'>"
             f"<col class='c-why'></colgroup>"
@@ -211,15 +211,14 @@ def _exporter():
 def with_explanations(result):
     """The result as the learner may see it once quiz explanations are released: each quiz
     test's message followed by its explanation, in the summary and under the test cell."""
-    explained = {t["grade_id"]: t["extra"]["explanation"] for t in result["tests"]
-                 if (t.get("extra") or {}).get("explanation")}
+    explained = {t.grade_id: t.explanation for t in result.tests if t.explanation}
     if not explained:
         return result
     result = copy.deepcopy(result)
-    for t in result["tests"]:
-        if t["grade_id"] in explained:
-            t["message"] = f"{t['message']}\n{explained[t['grade_id']]}"
-    for cell in result["graded_notebook"]["cells"]:
+    for t in result.tests:
+        if t.grade_id in explained:
+            t.message = f"{t.message}\n{explained[t.grade_id]}"
+    for cell in result.graded_notebook["cells"]:
         gid = course.nbgrader_meta(cell).get("grade_id")
         if gid in explained:
             cell.setdefault("outputs", []).append(nbformat.v4.new_output(
@@ -231,7 +230,7 @@ def render_feedback(result, reveal_quiz=False):
     """``(html, text)`` for one graded notebook; quiz explanations only with ``reveal_quiz``."""
     if reveal_quiz:
         result = with_explanations(result)
-    nb = nbformat.from_dict(result["graded_notebook"])
+    nb = nbformat.from_dict(result.graded_notebook)
     body, _ = _exporter().from_notebook_node(nb)
     marker = body.find(">", body.find("<body")) + 1
     return body[:marker] + _banner(result) + body[marker:], summary_text(result)
@@ -241,9 +240,9 @@ def write_feedback(out_dir, result, html_text=None, text=None):
     """Write ``feedback/<student>/<assignment>/<notebook>.{html,txt}``; returns the html path."""
     if html_text is None:
         html_text, text = render_feedback(result)
-    folder = Path(out_dir) / "feedback" / result["student"] / result["assignment"]
+    folder = Path(out_dir) / "feedback" / result.student / result.assignment
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{result['notebook']}.txt").write_text(text)
-    path = folder / f"{result['notebook']}.html"
+    (folder / f"{result.notebook}.txt").write_text(text)
+    path = folder / f"{result.notebook}.html"
     path.write_text(html_text)
     return path

@@ -4,47 +4,17 @@ Tests run where the master notebook puts them (after the solution cell they foll
 runaway cell late in a notebook does not cost the points earned above it.
 """
 import copy
-import re
 import time
-from dataclasses import asdict, dataclass, field, replace
 
 import nbformat
 
 from . import collect, course, faults, verdict
 from .launch import KernelStartFailed, LauncherDied
 from .protocol import GradingStopped, LearnerError
+from .result import NotebookResult, Status
 from .session import NOT_RUN_NOTE, KernelSession, Limits
 
 RETRIES = 2   # fresh kernels for a fault that is not the learner's, before the row says error
-
-
-@dataclass
-class NotebookResult:
-    student: str
-    assignment: str
-    notebook: str
-    status: str                     # graded, not_attempted, timeout, kernel_died, missing, ...
-    detail: str = ""
-    score: float = 0.0
-    max_score: float = 0.0
-    tests: list = field(default_factory=list)   # verdict.TestResult as dicts
-    graded_notebook: dict | None = None         # release cells + outputs, for feedback
-    seconds: float = 0.0
-    fingerprint: str = ""
-    tampering: list = field(default_factory=list)
-    answers: dict = field(default_factory=dict)       # quiz: {q1_answer: sorted letters}
-    answer_types: dict = field(default_factory=dict)  # quiz answers not written as a set
-    retries: int = 0                # fresh kernels needed for the grader's own faults
-    confined: bool = True
-
-    def to_dict(self):
-        return asdict(self)
-
-
-def _strip_extra(test_result):
-    d = asdict(replace(test_result, stop=None))
-    del d["stop"]
-    return d
 
 
 def plan(nb, master):
@@ -87,8 +57,9 @@ def not_run(test, why):
 
 def grade_notebook(sub, master, limits):
     start = time.monotonic()
-    result = NotebookResult(sub.student, sub.assignment, sub.notebook, "graded",
-                            max_score=master.max_score, confined=limits.confined)
+    result = NotebookResult(sub.student, sub.assignment, sub.notebook, Status.GRADED,
+                            max_score=master.max_score, confined=limits.confined,
+                            figures=limits.figures)
     release_dir = course.RELEASE / sub.assignment
     release_nb = nbformat.read(release_dir / master.filename, as_version=4)
     base, tests = release_nb, {}
@@ -99,18 +70,18 @@ def grade_notebook(sub, master, limits):
         try:
             nb = collect.load_notebook(sub.read())
         except collect.InvalidNotebook as exc:
-            result.status, result.detail = "invalid_notebook", str(exc)
+            result.status, result.detail = Status.INVALID_NOTEBOOK, str(exc)
         else:
             other = _other_assignment(nb, master)
             if other:
-                result.status = "wrong_assignment"
+                result.status = Status.WRONG_ASSIGNMENT
                 result.detail = f"this notebook belongs to {other}, not {sub.assignment}"
             else:
                 result.tampering = tampering(nb, release_nb, master)
                 base, tests = run_with_retries(nb, master, limits, result, sub)
                 _note_memory_errors(base, ordered_tests(tests, master), result, limits)
-                if result.status == "graded" and nothing_written(nb, release_nb):
-                    result.status = "not_attempted"
+                if result.status == Status.GRADED and nothing_written(nb, release_nb):
+                    result.status = Status.NOT_ATTEMPTED
                     result.detail = "nothing was written: every code cell is as released"
     for t in master.tests:
         tests.setdefault(t.grade_id, not_run(t, result.detail or result.status))
@@ -120,7 +91,7 @@ def grade_notebook(sub, master, limits):
         notes.append("test cells changed in the submission (graded from the master): "
                      + ", ".join(result.tampering))
     result.detail = "; ".join(dict.fromkeys(n for n in notes if n))
-    result.tests = [_strip_extra(t) for t in ordered]
+    result.tests = ordered
     result.score = sum(t.points for t in ordered)
     result.graded_notebook = graded_notebook(base, release_nb, master, result)
     result.seconds = round(time.monotonic() - start, 3)
@@ -183,8 +154,8 @@ def _note_memory_errors(nb, tests, result, limits):
     hit = any(o.get("ename") == "MemoryError" for c in nb.cells if c.cell_type == "code"
               for o in c.get("outputs", []))
     hit = hit or any("MemoryError" in (t.message or "") for t in tests)
-    if hit and result.status == "graded":
-        result.status = "memory_limit"
+    if hit and result.status == Status.GRADED:
+        result.status = Status.MEMORY_LIMIT
         result.detail = (f"learner code ran out of memory (limit {limits.memory_mb} MB); "
                          "the tests that ran are scored")
 
@@ -199,25 +170,25 @@ def run_with_retries(nb, master, limits, result, sub=None):
     the grader) is retried in another fresh kernel, ``RETRIES`` times."""
     for attempt in range(RETRIES + 1):
         base = copy.deepcopy(nb)   # cells run in place: outputs land on this copy
-        answers = {}
+        answers, tests = {}, {}
         try:
-            tests = _run(base, master, limits, answers, sub, attempt)
+            stop = _run(base, master, limits, answers, tests, sub, attempt)
         except GraderFault as fault:
             result.retries = attempt + (attempt < RETRIES)
             if attempt == RETRIES:
-                result.status = "error"
-                result.detail = (f"the grader failed on this notebook {RETRIES + 1} times "
-                                 f"(not the learner's fault): {fault}")
+                result.fail(f"the grader failed on this notebook {RETRIES + 1} times "
+                            f"(not the learner's fault): {fault}")
                 return base, {}
             continue
         result.answers, result.answer_types = answers.get("answers", {}), answers.get("types", {})
-        if "stop" in answers:
-            result.status, result.detail = answers["stop"].status, str(answers["stop"])
+        if stop is not None:
+            result.status, result.detail = Status(stop.status), str(stop)
         return base, tests
 
 
-def _run(nb, master, limits, answers, sub, attempt):
-    tests = {}
+def _run(nb, master, limits, answers, tests, sub, attempt):
+    """Run the plan in one fresh kernel, filling ``tests`` ({grade_id: TestResult}) and
+    ``answers``; returns the ``GradingStopped`` that ended it early, or None."""
     names = verdict.learner_names(master.tests)
     support = course.RELEASE / master.assignment
     session = KernelSession(master.assignment, limits)
@@ -238,37 +209,36 @@ def _run(nb, master, limits, answers, sub, attempt):
                         tests[item.grade_id] = verdict.unanswered(item, exc)
                         continue
                 _keep_answers(answers, item, learner)
-                outcome = verdict.run_test(item, learner, support)
-                tests[item.grade_id] = outcome
-                if outcome.stop is not None:
-                    raise outcome.stop
+                try:
+                    tests[item.grade_id] = verdict.run_test(item, learner, support)
+                except GradingStopped as stop:
+                    tests[item.grade_id] = verdict.stopped(item, stop)
+                    raise
     except GradingStopped as stop:
-        if stop.status == "kernel_died" and not session.learner_started:
+        if stop.status == Status.KERNEL_DIED and not session.learner_started:
             raise GraderFault("the kernel died before the learner's first cell ran") from None
-        answers["stop"] = stop
+        return stop
     except (KernelStartFailed, LauncherDied) as exc:
         raise GraderFault(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 (a bug of ours must not cost the learner)
         raise GraderFault(f"{type(exc).__name__}: {exc}") from None
-    return tests
-
-
-QUIZ_REF = re.compile(r"\b(q\d+_answer)\b")
+    return None
 
 
 def _keep_answers(answers, test, learner):
-    """Record the quiz answers this test sees (for the class report's item analysis)."""
-    for name in QUIZ_REF.findall(test.source):
-        if name in learner:
-            value = learner[name]
-            items = value if isinstance(value, (set, frozenset, list, tuple)) else [value]
-            answers.setdefault("answers", {})[name] = sorted(str(v)[:40] for v in list(items)[:30])
-            kind = type(value).__name__
-            types = answers.setdefault("types", {})
-            if kind in ("set", "frozenset"):
-                types.pop(name, None)
-            else:
-                types[name] = kind
+    """Record the quiz answer this test checks (for the class report's item analysis)."""
+    name = test.quiz
+    if name is None or name not in learner:
+        return
+    value = learner[name]
+    items = value if isinstance(value, (set, frozenset, list, tuple)) else [value]
+    answers.setdefault("answers", {})[name] = sorted(str(v)[:40] for v in list(items)[:30])
+    kind = type(value).__name__
+    types = answers.setdefault("types", {})
+    if kind in ("set", "frozenset"):
+        types.pop(name, None)
+    else:
+        types[name] = kind
 
 
 def graded_notebook(base, release_nb, master, result):
@@ -281,7 +251,7 @@ def graded_notebook(base, release_nb, master, result):
     # learner's "grade": true or "points": 100 must not make it a graded cell
     release_meta = {course.nbgrader_meta(c).get("grade_id"): course.nbgrader_meta(c)
                     for c in release_nb.cells if course.nbgrader_meta(c).get("grade_id")}
-    verdicts = {t["grade_id"]: t for t in result.tests}
+    verdicts = {t.grade_id: t for t in result.tests}
     after = {}
     for t in master.tests:
         after.setdefault(t.anchor, []).append(t.grade_id)
@@ -323,11 +293,11 @@ def _with_verdict(cell, verdict):
     cell.outputs = []
     if verdict is None:
         return cell
-    if verdict["output"]:
-        cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=verdict["output"]))
-    if not verdict["passed"]:
-        message = verdict["message"] or "failed"
-        lines = [message] + ([verdict["learner_traceback"]] if verdict["learner_traceback"] else [])
+    if verdict.output:
+        cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=verdict.output))
+    if not verdict.passed:
+        message = verdict.message or "failed"
+        lines = [message] + ([verdict.learner_traceback] if verdict.learner_traceback else [])
         cell.outputs.append(nbformat.v4.new_output(
             "error", ename="TestFailed", evalue=message.splitlines()[0], traceback=lines))
     return cell

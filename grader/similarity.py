@@ -54,6 +54,7 @@ import numpy as np
 from copydetect.utils import find_fingerprint_overlap, get_copied_slices, winnow
 
 from . import course
+from .result import NotebookResult
 
 K = 15                   # characters per k-gram of the normalized code (noise threshold)
 WINDOW = 5               # winnowing window: any shared run of K + WINDOW - 1 chars is found
@@ -364,7 +365,7 @@ def answers_from_results(results):
     answer cells carry the release's nbgrader metadata, never the learner's)."""
     out = defaultdict(dict)
     for r in results:
-        nb = r.get("graded_notebook")
+        nb = r.graded_notebook
         if not isinstance(nb, dict):
             continue
         cells = {}
@@ -382,16 +383,17 @@ def answers_from_results(results):
                 if isinstance(src, str):
                     cells[gid] = src
         if cells:
-            out[r.get("assignment")].setdefault(str(r.get("student")), {}).update(cells)
+            out[r.assignment].setdefault(str(r.student), {}).update(cells)
     return dict(out)
 
 
 def load_results(out_dir):
+    """The saved results of an autograde run (``OUT/results/``); unreadable ones skipped."""
     results = []
     for path in sorted((Path(out_dir) / "results").glob("*/*/*.json")):
         try:
-            results.append(json.loads(path.read_text()))
-        except (ValueError, OSError):
+            results.append(NotebookResult.from_dict(json.loads(path.read_text())))
+        except (ValueError, OSError, TypeError, KeyError):
             continue
     return results
 

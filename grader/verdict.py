@@ -11,30 +11,12 @@ import io
 import re
 import sys
 import traceback
-from dataclasses import dataclass, field
 
 from . import course
 from .protocol import GradingStopped, LearnerError
-
-# Hidden tests import the reference GRU from solutions/; only this process can see it.
-if str(course.SOLUTIONS) not in sys.path:
-    sys.path.append(str(course.SOLUTIONS))
+from .result import TestResult
 
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
-
-
-@dataclass
-class TestResult:
-    grade_id: str
-    max_points: float
-    points: float = 0.0
-    passed: bool = False
-    message: str = ""          # safe to show a learner: never hidden test code
-    output: str = ""           # what the test printed
-    learner_traceback: str = ""
-    not_run: bool = False
-    extra: dict = field(default_factory=dict)
-    stop: GradingStopped | None = None   # a limit hit during this test: no test runs after it
 
 
 def hidden_lines(source):
@@ -72,21 +54,36 @@ def _describe_failure(exc, test, filename):
     return f"{type(exc).__name__}: {exc}", where
 
 
+@contextlib.contextmanager
+def importable(test, support_dir):
+    """What a test cell imports: the assignment's helper modules (``support_dir``, the
+    release's copy) and, for hidden tests, the reference GRU in solutions/ (only the
+    grader's process sees it; a learner's ``check`` runs visible tests only)."""
+    added = [str(support_dir)]
+    if HIDDEN.search(test.source) and str(course.SOLUTIONS) not in sys.path:
+        added.append(str(course.SOLUTIONS))
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for path in added:
+            sys.path.remove(path)
+
+
 def run_test(test, learner_ns, support_dir):
-    """Run one test cell. A ``GradingStopped`` is kept in ``result.stop``."""
+    """Run one test cell. A limit hit while it runs (``GradingStopped``: a timeout, the
+    kernel's death) propagates, since no test runs after it; ``stopped`` is its verdict."""
     result = TestResult(test.grade_id, test.points)
     filename = f"<test {test.grade_id}>"
     ns = {"__name__": "__grader_test__", "__builtins__": builtins}
     ns.update(learner_ns)
     out = io.StringIO()
-    sys.path.insert(0, str(support_dir))
     try:
         code = compile(test.source, filename, "exec")
-        with contextlib.redirect_stdout(out):
+        with importable(test, support_dir), contextlib.redirect_stdout(out):
             exec(code, ns)  # noqa: S102 (instructor's own test code, from solutions/)
-    except GradingStopped as stop:
-        result.message = str(stop)
-        result.stop = stop
+    except GradingStopped:
+        raise
     except Exception as exc:  # noqa: BLE001 (any failure of a test costs its points)
         message, where = _describe_failure(exc, test, filename)
         result.message = message + (f"\n({where})" if where else "")
@@ -95,18 +92,22 @@ def run_test(test, learner_ns, support_dir):
         else:   # a hidden test named the probable mistake (gru_reference.testing.Diagnosed)
             diagnosis = getattr(exc, "diagnosis", None)
             if isinstance(diagnosis, str) and diagnosis:
-                result.extra["diagnosis"] = diagnosis
+                result.diagnosis = diagnosis
             # a quiz question's explanation of each wrong choice: shown to the learner only
             # once the instructor releases it (autograde --reveal-quiz)
             explanation = getattr(exc, "explanation", None)
             if isinstance(explanation, str) and explanation:
-                result.extra["explanation"] = explanation[:6000]
+                result.explanation = explanation[:6000]
     else:
         result.passed, result.points = True, test.points
     finally:
         result.output = out.getvalue()[-20000:]
-        sys.path.remove(str(support_dir))
     return result
+
+
+def stopped(test, stop):
+    """The verdict of the test during which grading stopped."""
+    return TestResult(test.grade_id, test.points, message=str(stop))
 
 
 def unanswered(test, exc):
@@ -118,6 +119,5 @@ def unanswered(test, exc):
 def learner_names(source_tests):
     """The learner names these tests may need: the contract's functions and quiz answers."""
     names = set(course.LEARNER_FUNCTIONS)
-    for test in source_tests:
-        names.update(n for n in re.findall(r"\b(q\d+_answer)\b", test.source))
+    names.update(test.quiz for test in source_tests if test.quiz)
     return sorted(names)

@@ -7,7 +7,7 @@ Two levels:
   hand-edited mistakes below, each fed to ``diagnose`` on fresh inputs; right answers, near
   misses and double mistakes must get no diagnosis.
 * Through the real CLI (``graded_cohort``): every catalogued mistake with a ``diagnosis``
-  gets exactly that id in its failing tests' ``extra["diagnosis"]``, and nothing else does.
+  gets exactly that id in its failing tests' ``diagnosis``, and nothing else does.
 """
 import pickle
 import warnings
@@ -443,7 +443,7 @@ def test_check_records_the_diagnosis_of_a_failed_test(tmp_path):
                                  "from gru_reference.testing import Diagnosed\n"
                                  "raise Diagnosed('h_next differs', Diagnosis('update-flipped', 'swapped'))\n"
                                  "### END HIDDEN TESTS\n")
-    assert not result.passed and result.extra["diagnosis"] == "update-flipped"
+    assert not result.passed and result.diagnosis == "update-flipped"
     assert result.message.startswith("h_next differs\nProbable cause: swapped")
     assert "(in a hidden test)" in result.message
 
@@ -451,7 +451,7 @@ def test_check_records_the_diagnosis_of_a_failed_test(tmp_path):
 @pytest.mark.parametrize("source", ["assert False, 'plain'", "raise ValueError('x')",
                                     "class E(Exception):\n    diagnosis = 7\nraise E()", "pass"])
 def test_check_records_no_diagnosis_otherwise(tmp_path, source):
-    assert "diagnosis" not in _run_cell(tmp_path, source).extra
+    assert _run_cell(tmp_path, source).diagnosis == ""
 
 
 def test_check_ignores_a_diagnosis_on_a_learner_error(tmp_path):
@@ -465,7 +465,7 @@ def test_check_ignores_a_diagnosis_on_a_learner_error(tmp_path):
 
     test = course.TestCell("test-x-hidden", 2, "update_gate()", None)
     result = verdict.run_test(test, {"update_gate": raises}, tmp_path)
-    assert not result.passed and "diagnosis" not in result.extra
+    assert not result.passed and result.diagnosis == ""
 
 
 # ------------------------------------------------------------------ through the real CLI
@@ -492,7 +492,7 @@ def test_at_least_ten_catalogued_mistakes_carry_a_diagnosis():
 def test_graded_mistake_gets_its_diagnosis(graded_cohort, mistake_id):
     mistake = MISTAKES[mistake_id]
     tests = _tests_of(graded_cohort, mistake_id, mistake.assignment)
-    given = {t["grade_id"]: t["extra"]["diagnosis"] for t in tests if "diagnosis" in t["extra"]}
+    given = {t["grade_id"]: t["diagnosis"] for t in tests if t["diagnosis"]}
     assert mistake.diagnosis in given.values(), f"{mistake_id}: diagnoses {given}"
     assert set(given.values()) == {mistake.diagnosis}, f"{mistake_id}: a wrong diagnosis in {given}"
     for t in tests:
@@ -509,5 +509,5 @@ def test_no_diagnosis_without_a_catalogued_cause(graded_cohort, student):
     assignments = MASTERS if student in ("solution", "blank") else [MISTAKES[student].assignment]
     for aid in assignments:
         for t in _tests_of(graded_cohort, student, aid):
-            assert "diagnosis" not in t["extra"], (student, t["grade_id"], t["extra"])
+            assert not t["diagnosis"], (student, t["grade_id"], t["diagnosis"])
             assert "Probable cause" not in t["message"], (student, t["grade_id"])

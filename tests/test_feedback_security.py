@@ -31,6 +31,7 @@ from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
 
 from grader import course, feedback, safe_outputs
+from grader.result import NotebookResult
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -124,14 +125,14 @@ def result_for(nb):
     tests = [{"grade_id": gid, "max_points": pts, "points": 0.0 if gid == "test-sigmoid-visible"
               else pts, "passed": gid != "test-sigmoid-visible",
               "message": "sigmoid(0) should be 0.5, got 0.0" if gid == "test-sigmoid-visible"
-              else "", "output": "", "learner_traceback": "", "not_run": False, "extra": {}}
+              else "", "output": "", "learner_traceback": "", "not_run": False}
              for gid, pts in [("test-sigmoid-visible", 1.0), ("test-sigmoid-hidden", 2.0),
                               ("test-update-visible", 1.0), ("test-cell-visible", 1.0)]]
-    return {"student": "mallory", "assignment": ASSIGNMENT, "notebook": NOTEBOOK,
-            "status": "graded", "detail": "", "score": sum(t["points"] for t in tests),
-            "max_score": sum(t["max_points"] for t in tests), "tests": tests,
-            "graded_notebook": nb, "seconds": 1.0, "fingerprint": "", "tampering": [],
-            "answers": {}, "answer_types": {}}
+    return NotebookResult.from_dict(
+        {"student": "mallory", "assignment": ASSIGNMENT, "notebook": NOTEBOOK,
+         "status": "graded", "detail": "", "score": sum(t["points"] for t in tests),
+         "max_score": sum(t["max_points"] for t in tests), "tests": tests,
+         "graded_notebook": nb, "seconds": 1.0})
 
 
 def _cell(nb, grade_id):

@@ -31,19 +31,19 @@ def grade(folder, student, nb, limits=LIMITS):
         write(nb, folder, student, A, NB)
     subs = [s for s in collect.collect(folder, {A: [MASTER]}) if s.student == student]
     assert len(subs) == 1
-    return grade_notebook(subs[0], MASTER, limits).to_dict()
+    return grade_notebook(subs[0], MASTER, limits)
 
 
 def failed(result):
-    return {t["grade_id"] for t in result["tests"] if not t["passed"]}
+    return {t.grade_id for t in result.tests if not t.passed}
 
 
 def test_a_correct_notebook_scores_full_marks_and_its_feedback_hides_the_tests(tmp_path):
     result = grade(tmp_path, "ana", fill(A, NB, answers_for(MASTER)))
-    assert (result["status"], result["score"], result["max_score"]) == ("graded", 15.0, 15.0)
-    assert result["confined"] is True
+    assert (result.status, result.score, result.max_score) == ("graded", 15.0, 15.0)
+    assert result.confined is True
     assert failed(result) == set()
-    assert [t["grade_id"] for t in result["tests"]] == list(POINTS)
+    assert [t.grade_id for t in result.tests] == list(POINTS)
     html, text = feedback.render_feedback(result)
     assert "BEGIN HIDDEN TESTS" not in html and "gru_reference" not in html
     assert "Score:" in html and "15" in text
@@ -53,9 +53,9 @@ def test_a_correct_notebook_scores_full_marks_and_its_feedback_hides_the_tests(t
 def test_a_catalogued_mistake_loses_exactly_its_points(tmp_path, mistake_id):
     mistake = catalogue()[mistake_id]
     result = grade(tmp_path, "bo", fill(A, NB, answers_for(MASTER, [mistake])))
-    assert result["status"] == "graded", result["detail"]
+    assert result.status == "graded", result.detail
     assert failed(result) == set(mistake.fails)
-    assert result["score"] == 15.0 - sum(POINTS[g] for g in mistake.fails)
+    assert result.score == 15.0 - sum(POINTS[g] for g in mistake.fails)
     _, text = feedback.render_feedback(result)
     assert "differs from the reference" in text
 
@@ -65,18 +65,18 @@ def test_a_timeout_is_a_timeout_and_keeps_the_points_earned_before_it(tmp_path):
     points stay, every later test is not run, and the row says timeout."""
     nb = insert_after(fill(A, NB, answers_for(MASTER)), "test-update-hidden", "while True:\n    pass")
     result = grade(tmp_path, "cy", nb, Limits(timeout=10))
-    assert result["status"] == "timeout", result["detail"]
+    assert result.status == "timeout", result.detail
     before = {"test-sigmoid-visible", "test-sigmoid-hidden", "test-update-visible", "test-update-hidden"}
     assert failed(result) == set(POINTS) - before
-    assert result["score"] == sum(POINTS[g] for g in before) == 6.0
-    assert all(t["not_run"] for t in result["tests"] if t["grade_id"] not in before)
+    assert result.score == sum(POINTS[g] for g in before) == 6.0
+    assert all(t.not_run for t in result.tests if t.grade_id not in before)
 
 
 def test_the_blank_release_is_not_attempted(tmp_path):
     release = (course.RELEASE / A / f"{NB}.ipynb").read_bytes()
     result = grade(tmp_path, "dee", release)
-    assert (result["status"], result["score"]) == ("not_attempted", 0.0)
-    assert "nothing was written" in result["detail"]
+    assert (result.status, result.score) == ("not_attempted", 0.0)
+    assert "nothing was written" in result.detail
 
 
 def test_an_nbformat_3_notebook_is_converted_then_graded_as_not_attempted(tmp_path):
@@ -85,7 +85,7 @@ def test_an_nbformat_3_notebook_is_converted_then_graded_as_not_attempted(tmp_pa
     v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []}
     assert collect.load_notebook(json.dumps(v3).encode()).nbformat == 4
     result = grade(tmp_path, "ed", json.dumps(v3))
-    assert (result["status"], result["score"]) == ("not_attempted", 0.0), result["detail"]
+    assert (result.status, result.score) == ("not_attempted", 0.0), result.detail
 
 
 @pytest.mark.parametrize("data, why", [
@@ -95,9 +95,9 @@ def test_an_nbformat_3_notebook_is_converted_then_graded_as_not_attempted(tmp_pa
 ])
 def test_a_broken_file_is_an_invalid_notebook_that_says_why(tmp_path, data, why):
     result = grade(tmp_path, "fay", data)
-    assert (result["status"], result["score"]) == ("invalid_notebook", 0.0)
-    assert why in result["detail"]
-    assert all(t["not_run"] for t in result["tests"])
+    assert (result.status, result.score) == ("invalid_notebook", 0.0)
+    assert why in result.detail
+    assert all(t.not_run for t in result.tests)
 
 
 def test_a_missing_notebook_is_missing(tmp_path):
@@ -105,11 +105,11 @@ def test_a_missing_notebook_is_missing(tmp_path):
     (tmp_path / "gil" / A / "notes.txt").write_text("forgot it")
     (sub,) = collect.collect(tmp_path, {A: [MASTER]})
     assert (sub.problem, sub.path) == ("missing", None)
-    result = grade_notebook(sub, MASTER, LIMITS).to_dict()
-    assert (result["status"], result["score"]) == ("missing", 0.0)
+    result = grade_notebook(sub, MASTER, LIMITS)
+    assert (result.status, result.score) == ("missing", 0.0)
 
 
 def test_another_assignments_notebook_is_the_wrong_assignment(tmp_path):
     other = nbformat.read(course.RELEASE / "03_parameters" / "parameter_counting.ipynb", as_version=4)
     result = grade(tmp_path, "hal", other)
-    assert result["status"] == "wrong_assignment" and "03_parameters" in result["detail"]
+    assert result.status == "wrong_assignment" and "03_parameters" in result.detail

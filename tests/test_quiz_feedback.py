@@ -53,7 +53,7 @@ def test_every_option_ticked_reveals_nothing_until_released(tmp_path):
     assert not leaked, leaked[:3]
     # the explanations were kept, for the instructor and for later
     saved = json.loads((out / "results" / "ticks-all" / A / f"{QUIZ.name}.json").read_text())
-    assert sum(bool(t["extra"].get("explanation")) for t in saved["tests"]) == 9
+    assert sum(bool(t["explanation"]) for t in saved["tests"]) == 9
     graded_at = saved["seconds"]
 
     proc = run_cli("autograde", "--submissions", subs, "--out", out, "--assignment", A,

@@ -152,7 +152,7 @@ def test_diagnoses_group_the_failures(graded_cohort):
     for path in (graded_cohort["out"] / "results").glob("*/*/*.json"):
         r = json.loads(path.read_text())
         for t in r["tests"]:
-            diagnosis = t.get("diagnosis") or (t.get("extra") or {}).get("diagnosis")
+            diagnosis = t["diagnosis"]
             if diagnosis and not t["passed"]:
                 expected.setdefault((r["assignment"], diagnosis), set()).add(r["student"])
     got = {(r["assignment"], r["diagnosis"]): set(r["student_ids"].split())

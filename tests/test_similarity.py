@@ -12,6 +12,7 @@ import pytest
 
 from grader import course
 from grader import similarity as S
+from grader.result import NotebookResult
 from cohort import mistakes
 from cohort.styles import STYLE_IMPORTS, STYLES, disguise
 from cohort.submissions import answers_for, fill, write
@@ -222,8 +223,9 @@ def test_broken_and_hostile_cells_never_break_the_analysis():
     an = S.analyse(A, answers, S.starter_cells(A))
     assert frozenset(("x", "y")) in _listed(an)
     assert "<h1>" in S.assignment_html(an)
-    odd = [{"student": "a", "assignment": A, "graded_notebook": {"cells": [
+    odd = [NotebookResult("a", A, "gru_gates", "graded", graded_notebook={"cells": [
         None, 3, {"cell_type": "code", "metadata": [1]},
         {"cell_type": "code", "metadata": {"nbgrader": {"solution": True, "grade_id": "sigmoid"}},
-         "source": ["def sigmoid(a):\n", "    return a\n"]}]}}, {"graded_notebook": "x"}, {}]
+         "source": ["def sigmoid(a):\n", "    return a\n"]}]}),
+           NotebookResult("b", A, "gru_gates", "graded", graded_notebook=None)]
     assert S.answers_from_results(odd) == {A: {"a": {"sigmoid": "def sigmoid(a):\n    return a\n"}}}

@@ -330,6 +330,6 @@ def test_a_learner_who_leaves_out_the_cell_state_is_told_where_the_lesson_explai
     # the learner is sent back to the lesson at once; the pointer to the option left out is
     # part of the explanation, shown once the instructor releases it (--reveal-quiz)
     assert not q1["passed"] and "Reread notebook 3" in q1["message"]
-    why = q1["extra"]["explanation"]
+    why = q1["explanation"]
     assert "1 right option is missing" in why
     assert "To find it: notebook 3" in why and "output gate" in why

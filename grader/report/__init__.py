@@ -18,9 +18,9 @@ The report is for instructors: it names hidden tests and shows the quiz answer k
 The parts: ``analysis`` (loading and statistics: plain rows), ``figures`` (matplotlib),
 ``page`` (the Jinja template ``grader/templates/report/index.html.j2``, autoescaped).
 """
-import csv
 from pathlib import Path
 
+from ..record import write_csv
 from . import analysis, figures, page
 
 __all__ = ["write_report", "main"]
@@ -44,10 +44,8 @@ def write_report(out_dir, rows=None, results=None, masters=None):
     out_dir = Path(out_dir)
     if rows is None or results is None:
         rows, results = analysis.load(out_dir)
-        given = None
     else:
         rows = [dict(r, score=float(r["score"]), max_score=float(r["max_score"])) for r in rows]
-        given, results = results, [analysis.plain(r) for r in results]
     masters = analysis.course_masters() if masters is None else masters
     folder = out_dir / "report"
     figs = folder / "figures"
@@ -58,7 +56,7 @@ def write_report(out_dir, rows=None, results=None, masters=None):
     ex_rows = analysis.exercises(results, masters)
     diag_rows = analysis.diagnoses(results)
     questions = analysis.quiz_questions(masters)
-    questions = {a: q for a, q in questions.items() if any(r["assignment"] == a for r in results)}
+    questions = {a: q for a, q in questions.items() if any(r.assignment == a for r in results)}
     option_rows, question_rows = analysis.quiz_items(results, questions)
 
     _write_csv(folder / "needs_review.csv", review)
@@ -76,41 +74,27 @@ def write_report(out_dir, rows=None, results=None, masters=None):
     for aid in sorted({q["assignment"] for q in question_rows}):
         drawn[f"quiz_{aid}"] = figures.fig_quiz(aid, question_rows, option_rows, figs)
     html = page.render(out_dir, rows, results, review, score_rows, diag_rows,
-                       (option_rows, question_rows), drawn, _similarity(out_dir, rows, given))
+                       (option_rows, question_rows), drawn, _similarity(out_dir, results))
     path = folder / "index.html"
     path.write_text(html)
     return path
 
 
 def _write_csv(path, rows, columns=None):
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns or CSV_COLUMNS[path.name],
-                                extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(path, [{k: r.get(k, "") for k in columns or CSV_COLUMNS[path.name]} for r in rows],
+              columns or CSV_COLUMNS[path.name])
 
 
-def _similarity(out_dir, rows, results=None):
-    """Write OUT/report/similarity/ (grader/similarity.py) from ``results`` as the caller
-    gave them, else from those saved in OUT/results/ that grades.csv lists; returns its
+def _similarity(out_dir, results):
+    """Write OUT/report/similarity/ (grader/similarity.py) from the results; returns its
     summary rows for the page, or the error that stopped it (the report never fails for it)."""
     from .. import similarity
 
     try:
-        if results is None:
-            keep = {(r["student_id"], r["assignment"]) for r in rows}
-            results = [r for r in similarity.load_results(out_dir)
-                       if not keep or (_field(r, "student"), _field(r, "assignment")) in keep]
-        have = any(_field(r, "graded_notebook") for r in results)
-        _, analyses = similarity.write_run(out_dir, results if have else None)
+        _, analyses = similarity.write_run(out_dir, results)
         return {"rows": analysis.similarity_summary(analyses), "error": None}
     except Exception as exc:  # noqa: BLE001 (the report never fails for it)
         return {"rows": [], "error": f"{type(exc).__name__}: {exc}"}
-
-
-def _field(result, name):
-    """A field of a saved result, a dict or the grader's result object."""
-    return result.get(name) if isinstance(result, dict) else getattr(result, name, None)
 
 
 def main(args):

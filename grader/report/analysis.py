@@ -1,13 +1,12 @@
 """The class report's numbers: loading an autograde run and its statistics.
 
-Plain functions over plain data: ``load`` reads ``grades.csv`` and ``results/``; the others
-take those rows and results (and the master notebooks, ``course.course_notebooks()``) and
-return lists of dicts, one per row of a table of the report (the same rows are written as
-CSV). Quiz questions, their options and answer keys come from the masters' declarations
+Plain functions: ``load`` reads ``grades.csv`` (rows, dicts) and ``results/`` (the typed
+``NotebookResult``); the others take those rows and results (and the master notebooks,
+``course.course_notebooks()``) and return lists of dicts, one per row of a table of the
+report (the same rows are written as CSV). Quiz questions, their options and answer keys come from the masters' declarations
 (``course.quiz_questions``); only their titles and option texts are read from the lesson's
 Markdown.
 """
-import csv
 import json
 import re
 import statistics
@@ -18,19 +17,21 @@ from pathlib import Path
 import nbformat
 
 from .. import course
+from ..record import read_csv
+from ..result import NotebookResult, Status
 
 
 # Statuses that a person should look at (the grade may be wrong or incomplete).
 NEEDS_LOOK = {
-    "timeout": "ran past the time limit",
-    "kernel_died": "the kernel died",
-    "memory_limit": "ran out of memory",
-    "error": "the grader failed on it",
-    "wrong_assignment": "another assignment's notebook",
-    "invalid_notebook": "not a readable notebook",
+    Status.TIMEOUT: "ran past the time limit",
+    Status.KERNEL_DIED: "the kernel died",
+    Status.MEMORY_LIMIT: "ran out of memory",
+    Status.ERROR: "the grader failed on it",
+    Status.WRONG_ASSIGNMENT: "another assignment's notebook",
+    Status.INVALID_NOTEBOOK: "not a readable notebook",
 }
 # A notebook in one of these states never ran: its tests say nothing about the exercise.
-NOT_RUN = {"missing", "invalid_notebook", "wrong_assignment"}
+NOT_RUN = {Status.MISSING, Status.INVALID_NOTEBOOK, Status.WRONG_ASSIGNMENT}
 # the function still raises NotImplementedError, or the name was never defined
 NOT_WRITTEN = re.compile(r"is not written yet|raised NotImplementedError\b|^name '\w+' is not defined")
 NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
@@ -43,26 +44,19 @@ def load(out_dir):
     out_dir = Path(out_dir)
     rows = []
     if (out_dir / "grades.csv").exists():
-        with open(out_dir / "grades.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
+        rows, _ = read_csv(out_dir / "grades.csv")
         for r in rows:
             r["score"], r["max_score"] = float(r["score"]), float(r["max_score"])
     keep = {(r["student_id"], r["assignment"]) for r in rows}
     results = []
     for path in sorted((out_dir / "results").glob("*/*/*.json")):
         try:
-            result = json.loads(path.read_text())
-        except ValueError:
+            result = NotebookResult.from_dict(json.loads(path.read_text()))
+        except (ValueError, TypeError, KeyError):
             continue
-        if not rows or (result.get("student"), result.get("assignment")) in keep:
+        if not rows or (result.student, result.assignment) in keep:
             results.append(result)
     return rows, results
-
-
-def plain(result):
-    """A notebook's result as the dict saved in ``results/`` (the grader's result objects
-    have ``to_dict``)."""
-    return result if isinstance(result, dict) else result.to_dict()
 
 
 def course_masters():
@@ -80,17 +74,17 @@ def needs_review(results):
     out = []
     for r in results:
         reasons = []
-        if r["status"] in NEEDS_LOOK:
-            reasons.append(f"{r['status']}: {NEEDS_LOOK[r['status']]}")
-        if r.get("tampering"):
-            reasons.append("suspected tampering: " + ", ".join(r["tampering"]))
-        if r.get("feedback_error"):
-            reasons.append("feedback could not be written: " + r["feedback_error"])
+        if r.status in NEEDS_LOOK:
+            reasons.append(f"{r.status}: {NEEDS_LOOK[r.status]}")
+        if r.tampering:
+            reasons.append("suspected tampering: " + ", ".join(r.tampering))
+        if r.feedback_error:
+            reasons.append("feedback could not be written: " + r.feedback_error)
         if reasons:
-            out.append({"student_id": r["student"], "assignment": r["assignment"],
-                        "notebook": r["notebook"], "status": r["status"],
-                        "reason": "; ".join(reasons), "score": r.get("score", 0.0),
-                        "max_score": r.get("max_score", 0.0), "detail": r.get("detail", "")})
+            out.append({"student_id": r.student, "assignment": r.assignment,
+                        "notebook": r.notebook, "status": str(r.status),
+                        "reason": "; ".join(reasons), "score": r.score,
+                        "max_score": r.max_score, "detail": r.detail})
     return sorted(out, key=lambda x: (x["assignment"], x["student_id"], x["notebook"]))
 
 
@@ -124,11 +118,11 @@ def _hidden_ids(masters):
 
 
 def _outcome(test):
-    if test.get("passed"):
+    if test.passed:
         return "passed"
-    if test.get("not_run"):
+    if test.not_run:
         return "not run"
-    if NOT_WRITTEN.search(test.get("message") or ""):
+    if NOT_WRITTEN.search(test.message):
         return "not written"
     return "failed"
 
@@ -144,13 +138,13 @@ def exercises(results, masters=None):
     hidden = _hidden_ids(masters)
     order, counts = [], {}
     for r in results:
-        if r["status"] in NOT_RUN:
+        if r.status in NOT_RUN:
             continue
-        for t in r["tests"]:
-            key = (r["assignment"], r["notebook"], t["grade_id"])
+        for t in r.tests:
+            key = (r.assignment, r.notebook, t.grade_id)
             if key not in counts:
                 order.append(key)
-                counts[key] = Counter(points=t["max_points"])
+                counts[key] = Counter(points=t.max_points)
             counts[key]["ran"] += 1
             counts[key][_outcome(t)] += 1
     out = []
@@ -207,21 +201,19 @@ def diagnoses(results):
     (NotImplementedError) and tests that did not run are left out."""
     groups = {}
     for r in results:
-        for t in r["tests"]:
+        for t in r.tests:
             if _outcome(t) != "failed":
                 continue
-            # a field of the test's result; in results saved by older versions, under "extra"
-            diag = t.get("diagnosis") or (t.get("extra") or {}).get("diagnosis")
-            first = (t.get("message") or "failed").strip().splitlines()[0] if t.get("message") else "failed"
-            if diag:
-                source, key = "diagnosis", _diagnosis_label(diag)
+            first = (t.message.strip().splitlines() or ["failed"])[0] if t.message else "failed"
+            if t.diagnosis:
+                source, key = "diagnosis", _diagnosis_label(t.diagnosis)
             else:
                 source, key = "message", NUMBER.sub("#", first)[:300]
-            g = groups.setdefault((r["assignment"], source, key), {
-                "assignment": r["assignment"], "source": source, "diagnosis": key,
+            g = groups.setdefault((r.assignment, source, key), {
+                "assignment": r.assignment, "source": source, "diagnosis": key,
                 "example": clip(first, 300), "students": set(), "tests": Counter(), "failures": 0})
-            g["students"].add(r["student"])
-            g["tests"][t["grade_id"]] += 1
+            g["students"].add(r.student)
+            g["tests"][t.grade_id] += 1
             g["failures"] += 1
     meanings = diagnosis_catalogue() if any(s == "diagnosis" for _, s, _ in groups) else {}
     out = []
@@ -289,11 +281,11 @@ def quiz_items(results, questions):
     for aid, qs in sorted(questions.items()):
         answered = defaultdict(list)   # name -> [(student, letters, type)]
         for r in results:
-            if r["assignment"] != aid:
+            if r.assignment != aid:
                 continue
-            for name, letters in (r.get("answers") or {}).items():
-                kind = (r.get("answer_types") or {}).get(name, "set")
-                answered[name].append((r["student"], letters, kind))
+            for name, letters in r.answers.items():
+                kind = r.answer_types.get(name, "set")
+                answered[name].append((r.student, letters, kind))
         for name, q in qs.items():
             got = answered.get(name, [])
             key = q["key"]
@@ -326,28 +318,21 @@ def _answer_text(letters, kind):
     return f"{kind} {letters}"
 
 
-def unrecorded_answers(results, question_rows):
-    """How many quiz notebooks that ran were graded before answers were recorded."""
-    aids = {q["assignment"] for q in question_rows}
-    return sum(1 for r in results if r["assignment"] in aids and r["status"] not in NOT_RUN
-               and "answers" not in r)
-
-
 # --------------------------------------------------------------------------- overview
 
 def overview(rows, results, review, score_rows):
     """The numbers of the page's cards."""
-    students = {r["student_id"] for r in rows} or {r["student"] for r in results}
+    students = {r["student_id"] for r in rows} or {r.student for r in results}
     # the mean over submitted rows, as the score histograms draw it
     submitted = [r for r in rows if r["status"] != "missing" and r["max_score"]]
     mean = (f"{100 * statistics.mean(r['score'] / r['max_score'] for r in submitted):.0f}%"
             if submitted else "–")
     return {"students": len(students), "assignments": len(score_rows),
-            "graded": sum(1 for r in results if r["status"] == "graded"),
-            "nothing_written": sum(1 for r in results if r["status"] == "not_attempted"),
+            "graded": sum(1 for r in results if r.status == Status.GRADED),
+            "nothing_written": sum(1 for r in results if r.status == Status.NOT_ATTEMPTED),
             "needs_look": len(review), "mean": mean,
-            "retries": sum(r.get("retries", 0) for r in results),
-            "unconfined": sum(1 for r in results if r.get("confined") is False)}
+            "retries": sum(r.retries for r in results),
+            "unconfined": sum(1 for r in results if not r.confined)}
 
 
 def similarity_summary(analyses, prefix="similarity/"):

@@ -50,7 +50,6 @@ def render(out_dir, rows, results, review, score_rows, diag_rows, quiz, figures,
         "figures": {name: embed(figures.get(name)) for name in ("scores", "exercises")},
         "diagnoses": _diagnoses(diag_rows, {q["assignment"] for q in question_rows}),
         "quiz": _quiz(option_rows, question_rows, figures),
-        "unrecorded": analysis.unrecorded_answers(results, question_rows),
         "similarity": similarity,
         "tables": sorted(p.name for p in (out_dir / "report").glob("*.csv")),
     }

@@ -313,11 +313,11 @@ def test_injected_kernel_deaths_are_retried(tmp_path):
     fault: once or twice, the row still ends graded with full marks and the retries are
     counted; every time, the row says error with the cause."""
     master = course.course_notebooks()[A][0]
-    subs = tmp_path / "subs"
-    for student in ("once", "twice", "always", "ok"):
-        write(fill(A, NB, answers_for(master)), subs, student, A, NB)
     results = {}
     for student, times in (("once", 1), ("twice", 2), ("always", 3)):
+        subs = tmp_path / f"subs-{student}"   # the faulty student and one left alone
+        for who in (student, "ok"):
+            write(fill(A, NB, answers_for(master)), subs, who, A, NB)
         env = dict(os.environ, GRU_GRADER_FAULTS=f"kill-kernel-after-start={student}:{times}")
         out = tmp_path / f"out-{student}"
         proc = subprocess.run([sys.executable, "-m", "grader", "autograde", "--submissions",
@@ -335,47 +335,91 @@ def test_injected_kernel_deaths_are_retried(tmp_path):
     assert row["status"] == "error" and "before the learner's first cell" in row["detail"], row
 
 
+# a cell that waits until the test has looked (the file "go" in the kernel's own folder)
+GATE = """
+import os, time
+open("waiting", "w").close()
+while not os.path.exists("go"):
+    time.sleep(0.05)
+"""
+
+
+def _wait_until(condition, seconds, what):
+    """Poll ``condition`` until it holds; ``seconds`` only bounds a run that went wrong."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def _has_root(process):
+    import psutil
+
+    try:
+        return 0 in process.uids()
+    except psutil.Error:   # gone
+        return False
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only a grader started as root has rights to drop")
 def test_started_as_root_only_the_launchers_keep_root(tmp_path):
     """While notebooks are graded, the main process and the workers (which read submissions,
     kernel replies, outputs and write every file) run as the unprivileged grader identity
-    with no saved root; only the launchers are root, and ``--out`` belongs to the grader."""
+    with no saved root; only the launchers are root, and ``--out`` belongs to the grader.
+    The notebook's kernel waits (GATE) until the test has seen every process it looks for."""
     import psutil
 
     subs = tmp_path / "subs"
     # after the imports (a cell after the last test would not run)
-    save(subs, "slow", insert_after(notebook(), "imports", "import time\ntime.sleep(30)"))
+    save(subs, "slow", insert_after(notebook(), "imports", GATE))
     proc = subprocess.Popen([sys.executable, "-m", "grader", "autograde", "--submissions", subs,
                              "--out", tmp_path / "out", "--assignment", A, "--workers", "1",
-                             "--timeout", "15"], cwd=ROOT, stdout=subprocess.PIPE,
+                             "--timeout", "300"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    seen = {}
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
+
+    def tree():
         try:
-            tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-            for p in tree:
-                cmd = " ".join(p.cmdline())
-                role = ("launcher" if "launcher.py" in cmd else "worker" if "spawn_main" in cmd
-                        else "main" if p.pid == proc.pid else "other")
-                if role in ("launcher", "worker", "main") and len(tree) > 3:
-                    seen.setdefault(role, tuple(p.uids()))
-                elif role == "other" and 0 in p.uids():
-                    # multiprocessing's resource tracker, kernels; a fork of the main
-                    # process (run_as) is root only until it drops, a moment after fork
-                    time.sleep(0.5)
-                    assert not p.is_running() or 0 not in p.uids(), (cmd, p.uids())
+            return [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
         except psutil.Error:
-            pass
-        if {"launcher", "worker", "main"} <= seen.keys():
-            break
-        time.sleep(0.2)
+            return []
+
+    def waiting_kernel():
+        return next((p for p in tree() if os.path.exists(f"/proc/{p.pid}/cwd/waiting")), None)
+
+    try:
+        _wait_until(lambda: waiting_kernel() or proc.poll() is not None, 240,
+                    "the kernel never reached its first cell")
+        kernel = waiting_kernel()
+        assert kernel is not None, proc.communicate()[1][-2000:]
+        seen = {}
+        for p in tree():
+            try:
+                cmd, uids = " ".join(p.cmdline()), tuple(p.uids())
+                parent = " ".join(p.parent().cmdline())
+            except psutil.Error:
+                continue
+            if p.pid == kernel.pid:
+                seen["kernel"] = uids
+            elif "launcher.py" in cmd and "launcher.py" not in parent:
+                seen["launcher"] = uids
+            elif "spawn_main" in cmd:
+                seen["worker"] = uids
+            elif p.pid == proc.pid:
+                seen["main"] = uids
+            elif 0 in uids and "launcher.py" not in cmd:
+                # multiprocessing's resource tracker; a fork of the main process (run_as)
+                # is root only until it drops, a moment after fork
+                _wait_until(lambda: not _has_root(p), 60, f"{cmd} kept root")
+    finally:
+        if waiting_kernel():
+            open(f"/proc/{waiting_kernel().pid}/cwd/go", "w").close()
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     assert seen.get("launcher") == (0, 0, 0), seen
-    for role in ("main", "worker"):
+    for role in ("main", "worker", "kernel"):
         assert seen.get(role) and 0 not in seen[role], seen
     assert (tmp_path / "out" / "grades.csv").stat().st_uid != 0
+    assert read_grades(tmp_path / "out")[("slow", A)]["status"] == "graded"
 
 
 LEAVE_BEHIND = """

@@ -187,25 +187,27 @@ HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>'\""
 
 
 def test_report_escapes_everything_a_learner_or_a_result_can_put_on_it(tmp_path):
-    """No value reaches the page as markup: student ids, details, test messages, quiz
-    answers, even a key that an older report would have taken as HTML (``_html...``)."""
+    """No value reaches the page as markup: student ids, details, test messages,
+    diagnoses, quiz answers (the page is a Jinja template with autoescape)."""
     from grader.report import write_report
+    from grader.result import NotebookResult, TestResult
 
-    tests = [{"grade_id": "test-q1-hidden", "max_points": 2.0, "points": 0.0, "passed": False,
-              "message": HOSTILE, "diagnosis": HOSTILE}]
-    results = [{"student": s, "assignment": "05_quiz", "notebook": QUIZ.name, "status": status,
-                "detail": HOSTILE, "score": 0.0, "max_score": 27.0, "tests": tests,
-                "tampering": [HOSTILE], "answers": {"q1_answer": [HOSTILE, "A"]},
-                "answer_types": {"q1_answer": HOSTILE}, "_html_feedback": HOSTILE,
-                "feedback_error": HOSTILE}
+    def tests():
+        return [TestResult("test-q1-hidden", 2.0, message=HOSTILE, diagnosis=HOSTILE)]
+
+    results = [NotebookResult(s, "05_quiz", QUIZ.name, status, detail=HOSTILE, max_score=27.0,
+                              tests=tests(), tampering=[HOSTILE],
+                              answers={"q1_answer": [HOSTILE, "A"]},
+                              answer_types={"q1_answer": HOSTILE}, feedback_error=HOSTILE)
                for s, status in ((HOSTILE, "timeout"), ("s2", "graded"))]
-    rows = [{"student_id": r["student"], "assignment": "05_quiz", "score": "0", "max_score": "27",
-             "status": r["status"], "detail": HOSTILE} for r in results]
+    rows = [{"student_id": r.student, "assignment": "05_quiz", "score": "0", "max_score": "27",
+             "status": str(r.status), "detail": HOSTILE} for r in results]
     page = write_report(tmp_path, rows, results).read_text()
     assert "<script" not in page and "<img src=x" not in page and HOSTILE not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&#39;&#34;" in page
-    for section in ("review", "diagnoses", "quiz"):
-        assert f"id='{section}'" in page
+    for section in ("review", "diagnoses", "quiz"):   # there, and escaped
+        text = page[page.index(f"id='{section}'"):].split("<h2")[0]
+        assert "&lt;script&gt;alert(1)" in text, section
 
 
 def test_report_command_rewrites_the_report(crafted, tmp_path):

@@ -37,7 +37,7 @@ from nbgrader.preprocessors import SaveAutoGrades  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from grader import course, grade, record  # noqa: E402
+from grader import course, graded_notebook, record  # noqa: E402
 from grader.result import NotebookResult, Status, TestResult  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def synthetic(n, seed=0):
             passed = rng.random() < 0.7
             r.tests.append(TestResult(t.grade_id, t.points, t.points if passed else 0.0, passed))
         r.score = sum(t.points for t in r.tests)
-        nb = grade.graded_notebook(release_nb, release_nb, master, r)
+        nb = graded_notebook.build(release_nb, release_nb, master, r)
         for cell in nb.cells:   # most answers written (their checksum no longer matches)
             if course.nbgrader_meta(cell).get("solution") and rng.random() < 0.9:
                 cell.source += "\n# written"

@@ -18,14 +18,13 @@ and nothing is missing, 1 otherwise, 2 when the notebook cannot be checked at al
 """
 import ast
 import re
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from . import collect, course
+from . import collect, course, identity, launch
 
 NOT_WRITTEN_MARK = "raise NotImplementedError"
 
@@ -51,18 +50,10 @@ def release_masters(release=None):
 
 def identify(nb, path, masters, assignment=None):
     """The released notebook a learner's notebook is a copy of: by its cell ids, else by name."""
-    ids = {course.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
-    best, best_score = None, 0.0
-    for aid, ms in masters.items():
-        if assignment and aid != assignment:
-            continue
-        for m in ms:
-            score = len(ids & m.grade_ids) / len(ids | m.grade_ids) if ids else 0.0
-            if Path(path).stem == m.name:
-                score += 0.01
-            if score > best_score:
-                best, best_score = m, score
-    return best
+    candidates = [m for aid, ms in masters.items() if not assignment or aid == assignment
+                  for m in ms]
+    return identity.closest(nb, candidates,
+                            bonus=lambda m: 0.01 if Path(path).stem == m.name else 0.0)
 
 
 def is_code(source):
@@ -137,21 +128,6 @@ def learner_lines(traceback_text):
     return out[-6:]
 
 
-def close_launchers():
-    """Stop the kernel launcher this check started (closing its socket ends it and its
-    kernels), so that nothing is left running when the check exits."""
-    from .launch import Launcher
-
-    for launcher in list(Launcher._instances.values()):
-        launcher.sock.close()
-        try:
-            launcher.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            launcher.proc.kill()
-            launcher.proc.wait()
-    Launcher._instances.clear()
-
-
 def unfinished(nb, master):
     """Answer cells that still raise NotImplementedError, and answer cells deleted."""
     present, todo = set(), []
@@ -179,17 +155,17 @@ def run_checks(nb, master, timeout, memory_mb):
         base, tests = run_with_retries(nb, master, limits, result)
         _note_memory_errors(base, ordered_tests(tests, master), result, limits)
     finally:
-        close_launchers()
+        launch.close_launchers()
     return tests, result
 
 
 def report(path, nb, master, release_nb, tests, result, out=print):
     """Print the check; returns the exit status."""
-    from .grade import tampering
+    from .tampering import changed_tests
 
     exs = exercises(release_nb, master)
     todo, deleted = unfinished(nb, master)
-    changed = tampering(nb, release_nb, master)
+    changed = changed_tests(nb, release_nb, master)
     visible = [t for e in exs for t in e.tests]
     passed = [t for t in visible if t.grade_id in tests and tests[t.grade_id].passed]
     hidden_points = sum(e.hidden_points for e in exs)

@@ -8,7 +8,7 @@ import time
 
 import nbformat
 
-from . import collect, course, faults, verdict
+from . import collect, course, faults, graded_notebook, identity, tampering, verdict
 from .launch import KernelStartFailed, LauncherDied
 from .protocol import GradingStopped, LearnerError
 from .result import NotebookResult, Status
@@ -56,46 +56,66 @@ def not_run(test, why):
 
 
 def grade_notebook(sub, master, limits):
+    """Grade one submission: read it, check it is this notebook, run it with the master's
+    tests in a fresh kernel, then score it and rebuild the graded notebook. Each step that
+    finds a problem says so in the result's status and detail; later steps still run, so
+    every row has every test (not run) and a graded notebook."""
     start = time.monotonic()
     result = NotebookResult(sub.student, sub.assignment, sub.notebook, Status.GRADED,
                             max_score=master.max_score, confined=limits.confined,
                             figures=limits.figures)
-    release_dir = course.RELEASE / sub.assignment
-    release_nb = nbformat.read(release_dir / master.filename, as_version=4)
+    release_nb = nbformat.read(course.RELEASE / sub.assignment / master.filename, as_version=4)
     base, tests = release_nb, {}
-    if sub.problem:
-        result.status, result.detail = sub.problem, sub.detail
-    else:
-        result.fingerprint = sub.fingerprint()
-        try:
-            nb = collect.load_notebook(sub.read())
-        except collect.InvalidNotebook as exc:
-            result.status, result.detail = Status.INVALID_NOTEBOOK, str(exc)
-        else:
-            other = _other_assignment(nb, master)
-            if other:
-                result.status = Status.WRONG_ASSIGNMENT
-                result.detail = f"this notebook belongs to {other}, not {sub.assignment}"
-            else:
-                result.tampering = tampering(nb, release_nb, master)
-                base, tests = run_with_retries(nb, master, limits, result, sub)
-                _note_memory_errors(base, ordered_tests(tests, master), result, limits)
-                if result.status == Status.GRADED and nothing_written(nb, release_nb):
-                    result.status = Status.NOT_ATTEMPTED
-                    result.detail = "nothing was written: every code cell is as released"
+    nb = _read(sub, result)
+    if nb is not None and _is_this_notebook(nb, master, result):
+        result.tampering = tampering.changed_tests(nb, release_nb, master)
+        base, tests = run_with_retries(nb, master, limits, result, sub)
+        _note_memory_errors(base, ordered_tests(tests, master), result, limits)
+        _note_nothing_written(nb, release_nb, result)
     for t in master.tests:
         tests.setdefault(t.grade_id, not_run(t, result.detail or result.status))
-    ordered = ordered_tests(tests, master)
+    result.tests = ordered_tests(tests, master)
+    result.score = sum(t.points for t in result.tests)
+    result.detail = _detail(sub, result)
+    result.graded_notebook = graded_notebook.build(base, release_nb, master, result)
+    result.seconds = round(time.monotonic() - start, 3)
+    return result
+
+
+def _read(sub, result):
+    """The submitted notebook, or None when there is none to grade (the status says why)."""
+    if sub.problem:
+        result.status, result.detail = sub.problem, sub.detail
+        return None
+    result.fingerprint = sub.fingerprint()
+    try:
+        return collect.load_notebook(sub.read())
+    except collect.InvalidNotebook as exc:
+        result.status, result.detail = Status.INVALID_NOTEBOOK, str(exc)
+        return None
+
+
+def _is_this_notebook(nb, master, result):
+    other = identity.belongs_elsewhere(nb, master)
+    if other:
+        result.status = Status.WRONG_ASSIGNMENT
+        result.detail = f"this notebook belongs to {other}, not {master.assignment}"
+    return not other
+
+
+def _note_nothing_written(nb, release_nb, result):
+    if result.status == Status.GRADED and nothing_written(nb, release_nb):
+        result.status = Status.NOT_ATTEMPTED
+        result.detail = "nothing was written: every code cell is as released"
+
+
+def _detail(sub, result):
+    """The row's note: what collecting found, what grading found, changed test cells."""
     notes = [sub.detail if not sub.problem else "", result.detail]
     if result.tampering:
         notes.append("test cells changed in the submission (graded from the master): "
                      + ", ".join(result.tampering))
-    result.detail = "; ".join(dict.fromkeys(n for n in notes if n))
-    result.tests = ordered
-    result.score = sum(t.points for t in ordered)
-    result.graded_notebook = graded_notebook(base, release_nb, master, result)
-    result.seconds = round(time.monotonic() - start, 3)
-    return result
+    return "; ".join(dict.fromkeys(n for n in notes if n))
 
 
 def ordered_tests(tests, master):
@@ -109,45 +129,6 @@ def nothing_written(nb, release_nb):
         return {c.source.strip() for c in notebook.cells
                 if c.cell_type == "code" and c.source.strip()}
     return code(nb) <= code(release_nb)
-
-
-def _other_assignment(nb, master):
-    """The notebook a submission really is, when its cell ids match another one better."""
-    ids = {course.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
-    if not ids:
-        return None
-
-    def overlap(other):
-        return len(ids & other.grade_ids) / len(ids | other.grade_ids)
-
-    best_score, best = overlap(master), None
-    for aid, masters in course.course_notebooks().items():
-        for other in masters:
-            if other.path != master.path and overlap(other) > best_score:
-                best_score, best = overlap(other), f"{aid}/{other.filename}"
-    return best
-
-
-def tampering(nb, release_nb, master):
-    """Test cells the learner deleted, edited or re-labelled (graded from the master anyway)."""
-    released = {course.nbgrader_meta(c).get("grade_id"): c for c in release_nb.cells
-                if course.is_test_cell(c)}
-    seen, notes = {}, []
-    for cell in nb.cells:
-        gid = course.nbgrader_meta(cell).get("grade_id")
-        if gid in released:
-            seen[gid] = seen.get(gid, 0) + 1
-            if cell.source != released[gid].source:
-                notes.append(f"edited test cell {gid}")
-            meta, orig = course.nbgrader_meta(cell), course.nbgrader_meta(released[gid])
-            if any(meta.get(k) != orig.get(k) for k in ("points", "grade", "locked")):
-                notes.append(f"changed the metadata of test cell {gid}")
-    for gid in released:
-        if gid not in seen:
-            notes.append(f"deleted or re-labelled test cell {gid}")
-        elif seen[gid] > 1:
-            notes.append(f"duplicated test cell {gid}")
-    return notes
 
 
 def _note_memory_errors(nb, tests, result, limits):
@@ -241,63 +222,3 @@ def _keep_answers(answers, test, learner):
         types[name] = kind
 
 
-def graded_notebook(base, release_nb, master, result):
-    """The learner's cells and outputs, with each test cell (release version: no hidden
-    tests) carrying its verdict as output. Deleted test cells come back after their anchor.
-    """
-    release_tests = {course.nbgrader_meta(c).get("grade_id"): c
-                     for c in release_nb.cells if course.is_test_cell(c)}
-    # an answer cell carries the release's nbgrader metadata, never the learner's: a
-    # learner's "grade": true or "points": 100 must not make it a graded cell
-    release_meta = {course.nbgrader_meta(c).get("grade_id"): course.nbgrader_meta(c)
-                    for c in release_nb.cells if course.nbgrader_meta(c).get("grade_id")}
-    verdicts = {t.grade_id: t for t in result.tests}
-    after = {}
-    for t in master.tests:
-        after.setdefault(t.anchor, []).append(t.grade_id)
-    cells, placed, kept = [], set(), set()
-
-    def place(gid):
-        if gid in release_tests and gid not in placed:
-            placed.add(gid)
-            cells.append(_with_verdict(copy.deepcopy(release_tests[gid]), verdicts.get(gid)))
-
-    for gid in after.get(None, []):
-        place(gid)
-    for cell in base.cells:
-        gid = course.nbgrader_meta(cell).get("grade_id")
-        if gid in release_tests or course.is_test_cell(cell):
-            place(gid)
-            continue
-        if gid is not None and (gid not in master.solution_ids or gid in kept
-                                or gid not in release_meta):
-            # an unknown or repeated id would derail nbgrader's bookkeeping: plain cell
-            cell.metadata.pop("nbgrader", None)
-            gid = None
-        elif gid is not None:
-            cell.metadata["nbgrader"] = copy.deepcopy(release_meta[gid])
-        else:
-            cell.metadata.pop("nbgrader", None)
-        kept.add(gid)
-        cells.append(cell)
-        for tid in after.get(gid, []) if gid else []:
-            place(tid)
-    for t in master.tests:
-        place(t.grade_id)
-    nb = copy.deepcopy(release_nb)
-    nb.cells = cells
-    return nb
-
-
-def _with_verdict(cell, verdict):
-    cell.outputs = []
-    if verdict is None:
-        return cell
-    if verdict.output:
-        cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=verdict.output))
-    if not verdict.passed:
-        message = verdict.message or "failed"
-        lines = [message] + ([verdict.learner_traceback] if verdict.learner_traceback else [])
-        cell.outputs.append(nbformat.v4.new_output(
-            "error", ename="TestFailed", evalue=message.splitlines()[0], traceback=lines))
-    return cell

@@ -92,6 +92,19 @@ class Launcher:
 _launchers = {}
 
 
+def close_launchers():
+    """Stop this process's launchers (closing its socket ends a launcher and its kernels)
+    and wait for them, so that nothing is left running (``python -m grader check``)."""
+    for launcher in list(_launchers.values()):
+        launcher.sock.close()
+        try:
+            launcher.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            launcher.proc.kill()
+            launcher.proc.wait()
+    _launchers.clear()
+
+
 class KernelProcess:
     """Popen-like handle on a forked kernel: watched through its pidfd, ended by the
     launcher (which also kills whatever the kernel started)."""

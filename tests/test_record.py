@@ -92,7 +92,7 @@ def test_the_writer_writes_what_nbgrader_writes(graded_cohort, tmp_path):
 def _one_graded(tmp_path):
     """A result of 03_parameters with its graded notebook, made without a kernel: the
     release's notebook with every test passed."""
-    from grader import course, grade
+    from grader import course, graded_notebook
 
     master = course.course_notebooks()["03_parameters"][0]
     release_nb = nbformat.read(course.RELEASE / "03_parameters" / master.filename, as_version=4)
@@ -102,7 +102,7 @@ def _one_graded(tmp_path):
                             max_score=master.max_score)
     result.tests = [TestResult(t.grade_id, t.points, t.points, True) for t in master.tests]
     result.score = master.max_score
-    result.graded_notebook = grade.graded_notebook(release_nb, release_nb, master, result)
+    result.graded_notebook = graded_notebook.build(release_nb, release_nb, master, result)
     db_url = record.sqlite_url(tmp_path / "gradebook.db")
     record.prepare_gradebook(db_url, ["03_parameters"])
     return result, db_url, master

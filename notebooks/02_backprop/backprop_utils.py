@@ -15,6 +15,8 @@
 """
 import numpy as np
 
+from gru_example import fixed_params
+
 PARAM_KEYS = ("W_Fz", "W_Rz", "b_z", "W_Fr", "W_Rr", "b_r", "W_Fh", "W_Rh", "b_h")
 
 # The order in which the backward pass computes the parameter gradients: when several are
@@ -237,17 +239,7 @@ def check_param_grads(grads, params):
 # ------------------------------------------------------------ fixed example (reference)
 def fixed_sequence_case():
     """``(x, h0, params)``: N=2 sequences, T=3 steps, D=3 inputs, H=2 hidden units."""
-    params = {
-        "W_Fz": np.array([[0.84, 0.43], [-0.47, 0.05], [0.58, 0.98]]),
-        "W_Rz": np.array([[0.33, 0.53], [0.34, 0.81]]),
-        "b_z": np.array([-0.6, 0.66]),
-        "W_Fr": np.array([[-0.79, -0.76], [-0.9, 0.21], [-0.33, 0.57]]),
-        "W_Rr": np.array([[-0.33, -0.04], [0.86, 0.07]]),
-        "b_r": np.array([-0.73, -0.36]),
-        "W_Fh": np.array([[0.33, 0.3], [-0.16, -0.05], [-0.06, -0.27]]),
-        "W_Rh": np.array([[0.27, 0.3], [0.8, -0.24]]),
-        "b_h": np.array([-0.17, 0.36]),
-    }
+    params = fixed_params()
     x = np.array([[[-0.15, 0.4, -0.14], [0.55, 0.69, 0.66], [0.1, -0.3, 0.25]],
                   [[0.9, -0.2, 0.05], [-0.45, 0.35, -0.8], [0.6, 0.15, -0.35]]])
     h0 = np.array([[0.47, 0.58], [0.31, -0.24]])

@@ -11,22 +11,13 @@ the same example (``gates_hints.py``) and names the likely cause when one matche
 """
 import numpy as np
 
+from gru_example import fixed_params
 from gates_hints import LIKELY_MISTAKES, SIGMOID_OVERFLOW
 
 
 def small_case():
     """Return ``(x, h_prev, params)`` for the fixed example: x is (2, 3), h_prev is (2, 2)."""
-    params = {
-        "W_Fz": np.array([[0.84, 0.43], [-0.47, 0.05], [0.58, 0.98]]),
-        "W_Rz": np.array([[0.33, 0.53], [0.34, 0.81]]),
-        "b_z": np.array([-0.6, 0.66]),
-        "W_Fr": np.array([[-0.79, -0.76], [-0.9, 0.21], [-0.33, 0.57]]),
-        "W_Rr": np.array([[-0.33, -0.04], [0.86, 0.07]]),
-        "b_r": np.array([-0.73, -0.36]),
-        "W_Fh": np.array([[0.33, 0.3], [-0.16, -0.05], [-0.06, -0.27]]),
-        "W_Rh": np.array([[0.27, 0.3], [0.8, -0.24]]),
-        "b_h": np.array([-0.17, 0.36]),
-    }
+    params = fixed_params()
     x = np.array([[-0.15, 0.4, -0.14], [0.55, 0.69, 0.66]])
     h_prev = np.array([[0.47, 0.58], [0.31, 0.24]])
     return x, h_prev, params

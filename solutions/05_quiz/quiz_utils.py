@@ -1,4 +1,4 @@
-"""Helpers for the gate quiz.
+"""The quiz questions' format check, for notebooks 05 and 06 (one file: 06's folder links to it).
 
 ``check_format`` is what the visible tests run: it checks that an answer is written the
 way the grader reads it (a set of uppercase option letters) and nothing else. The answer

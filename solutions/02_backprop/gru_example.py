@@ -1,0 +1,1 @@
+../01_gates/gru_example.py

@@ -1,0 +1,1 @@
+../05_quiz/quiz_utils.py

@@ -91,7 +91,7 @@ class FeedbackExporter(HTMLExporter):
     Most cells (released text, test cells, unchanged code) are the same for every
     student, so the pure per-cell filters are memoized; the page's CSS is read once; and
     the accessibility pass that HTMLExporter does with BeautifulSoup over the whole page
-    (a fifth of the time) is done by two substitutions on the template's own markup.
+    (a large share of the time) is done by two substitutions on the template's own markup.
     The notebook is validated once, after all preprocessors, not after each of them.
     """
 

@@ -100,7 +100,7 @@ def flush_figures():
 def _unless_ours(execute):
     """A layout engine that lays out a figure only when it is drawn for real (``savefig``
     switches to a drawing canvas first): ``fig.tight_layout()`` measures every tick label,
-    about 0.1 s a figure, for a layout nobody sees."""
+    a costly layout nobody sees (benchmarks/README.md has the timings)."""
     def layout(self, fig):
         if isinstance(fig.canvas, FigureCanvas):
             return None

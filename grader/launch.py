@@ -222,7 +222,7 @@ class QuickClient(AsyncKernelClient):
 
     def _create_connected_socket(self, channel, identity=None):
         # the client connects before the new kernel has bound its ports; ZeroMQ then
-        # retries every 100 ms by default, which was half of a kernel's start-up
+        # retries every 100 ms by default, a large share of a kernel's start-up
         self.context.setsockopt(zmq.RECONNECT_IVL, 5)
         return super()._create_connected_socket(channel, identity)
 

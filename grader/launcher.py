@@ -95,13 +95,13 @@ def warm_up(figures=True, notes=None):
 
         from jupyter_client import localinterfaces
 
-        # a kernel's connection info asks for this machine's addresses (psutil, 15 ms)
+        # a kernel's connection info asks for this machine's addresses (psutil, slow the first time)
         localinterfaces.localhost()
-        # torch.optim's first optimizer imports torch._dynamo and sympy (over a second)
+        # torch.optim's first optimizer imports torch._dynamo and sympy (slow)
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])
         if figures:
             # --IPKernelApp.matplotlib=inline is checked against every installed backend,
-            # which scans all packages' entry points (30 ms per kernel); the registry keeps
+            # which scans all packages' entry points (per kernel); the registry keeps
             # the list
             backend_registry.list_all()
             # fonts, mathtext and the PNG writer load on the first figure drawn
@@ -215,8 +215,8 @@ def kill_uid(confine, uid):
 
 class Killer:
     """A small root process that runs ``kill_uid`` on request, forked before the launcher
-    imports anything: forking it costs a fraction of a millisecond, where each fork of the
-    warm launcher (a gigabyte mapped) costs ~20 ms of CPU and ~30 ms of the notebook's time."""
+    imports anything: forking it is cheap, where each fork of the warm launcher (a gigabyte
+    mapped) costs CPU and the notebook's time (benchmarks/README.md has the numbers)."""
 
     def __init__(self, confine):
         req_r, self.req_w = os.pipe()

@@ -34,7 +34,7 @@ def stamp_gradebooks_in_process():
     """Set-up, before nbgrader creates a gradebook in this process: nbgrader's ``Gradebook``
     stamps a new database with the revision that the ``alembic heads`` command prints
     (``nbgrader.api.get_alembic_version``), a command that must be on PATH and re-imports
-    nbgrader, 4 s of CPU for each new gradebook (the release's scratch one, a run's own).
+    nbgrader, seconds of CPU for each new gradebook (the release's scratch one, a run's own).
     From this call on, nbgrader gets it from ``alembic_head`` instead: the same revision
     (``tests/test_faults.py`` checks it), asked of alembic in this process. Called by
     ``release``, ``record.prepare_gradebook`` and ``grader/cli.py`` (for ``export``)."""

@@ -327,7 +327,7 @@ def safe_notebook(nb):
             ids.add(cid)
             new["id"] = cid
         cells.append(new)
-    # plain dicts throughout: nbformat's constructors validate each node, 15 times the cost
+    # plain dicts throughout: nbformat's constructors validate each node, many times the cost
     return nbformat.from_dict({"nbformat": 4, "nbformat_minor": minor, "cells": cells,
                                "metadata": _notebook_metadata(nb.get("metadata"))})
 

@@ -14,8 +14,8 @@ SKIP_IRI_GRAMMAR = "GRU_SKIP_IRI_GRAMMAR"
 
 def skip_iri_grammar():
     """jsonschema (under nbformat) imports ``rfc3987_syntax`` when it is installed
-    (JupyterLab's jupyter-events pulls it in), and that compiles a grammar for over a second
-    of CPU in every grader process. It only checks the ``iri`` formats, which no notebook
+    (JupyterLab's jupyter-events pulls it in), and that compiles a grammar, seconds of CPU,
+    in every grader process. It only checks the ``iri`` formats, which no notebook
     schema uses. After this call ``import rfc3987_syntax`` fails in this process, as if it
     were not installed, and in the processes it starts (``grader/__init__.py`` reads
     ``SKIP_IRI_GRAMMAR``). Effective only before jsonschema is imported."""

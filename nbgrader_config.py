@@ -7,6 +7,27 @@ c.CourseDirectory.release_directory = "notebooks"
 # The reference package lives beside the assignments; it is never released.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 
+# A quiz question is declared in its answer cell's metadata ("quiz": {"name", "options",
+# "key"}); nbgrader keeps a cell's metadata as it is, so the key is removed here, by one
+# more of nbgrader's preprocessors: `python -m grader release`, `nbgrader generate_assignment`
+# and formgrader's "Generate" all release through this list.
+from nbgrader.converters import GenerateAssignment  # noqa: E402
+from nbgrader.preprocessors import NbGraderPreprocessor  # noqa: E402
+
+
+class StripQuizKeys(NbGraderPreprocessor):
+    """Removes the answer key of every quiz question from the released notebook."""
+
+    def preprocess_cell(self, cell, resources, index):
+        quiz = cell.metadata.get("quiz")
+        if isinstance(quiz, dict):
+            quiz.pop("key", None)
+        return cell, resources
+
+
+c.GenerateAssignment.preprocessors = (
+    GenerateAssignment.class_traits()["preprocessors"].make_dynamic_default() + [StripQuizKeys])
+
 # Running the course through nbgrader's exchange (README: "Running the course with
 # nbgrader's exchange"): `python -m grader autograde --submissions submitted --out graded`
 # grades what `nbgrader collect` put in submitted/, into the course's gradebook

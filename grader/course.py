@@ -25,7 +25,8 @@ LEARNER_FUNCTIONS = (
 # A quiz question is declared once, in the master notebook: its answer cell's metadata
 # ``"quiz": {"name": "q1_answer", "options": "ABCDEF", "key": "BE"}`` (the learner's
 # variable, the option letters, the right letters). The release keeps the name and the
-# options (``grader check`` reads them) and strips the key (``strip_quiz_keys``).
+# options (``grader check`` reads them) and strips the key (``StripQuizKeys`` in
+# ``nbgrader_config.py``).
 QUIZ_META = "quiz"
 QUIZ_KEY = "key"
 
@@ -144,17 +145,6 @@ def quiz_names(solutions=SOLUTIONS):
     except OSError:
         return frozenset()
     return frozenset(n for ms in masters.values() for m in ms for n in m.quiz)
-
-
-def strip_quiz_keys(nb):
-    """Remove every answer key from a notebook (the release): True if it had one."""
-    stripped = False
-    for cell in nb.cells:
-        quiz = cell.get("metadata", {}).get(QUIZ_META)
-        if isinstance(quiz, dict) and QUIZ_KEY in quiz:
-            del quiz[QUIZ_KEY]
-            stripped = True
-    return stripped
 
 
 @functools.lru_cache(maxsize=None)

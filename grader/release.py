@@ -1,9 +1,10 @@
 """``python -m grader release``: student notebooks from the master notebooks, by nbgrader.
 
 nbgrader's own ``generate_assignment`` strips solutions and hidden tests, clears outputs,
-locks the test cells and records checksums; nothing here re-implements that. What
-nbgrader does not know about: the quiz answer keys declared in the answer cells' metadata,
-removed from the released notebooks here.
+locks the test cells and records checksums; nothing here re-implements that. The quiz
+answer keys declared in the answer cells' metadata are removed by one more nbgrader
+preprocessor, configured in ``nbgrader_config.py`` (so nbgrader's own commands strip
+them too).
 """
 import contextlib
 import io
@@ -11,7 +12,6 @@ import logging
 import tempfile
 from pathlib import Path
 
-import nbformat
 from nbgrader import api as _nbgrader_api
 from nbgrader.dbutil import _temp_alembic_ini
 from traitlets.config import Config
@@ -85,17 +85,7 @@ def release(root=course.ROOT, assignment_ids=None, db_url=None, release_dir=None
             result = api.generate_assignment(aid, force=True, create=True)
         if not result["success"]:
             raise RuntimeError(f"nbgrader could not release {aid}:\n{result.get('log', '')}\n{result.get('error', '')}")
-        strip_quiz_keys(Path(api.coursedir.format_path(api.coursedir.release_directory, ".", aid)))
     return ids
-
-
-def strip_quiz_keys(folder):
-    """The quiz answer keys the masters declare in cell metadata (nbgrader keeps a cell's
-    other metadata as it is) never reach a learner: removed from each released notebook."""
-    for path in sorted(Path(folder).glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        if course.strip_quiz_keys(nb):
-            nbformat.write(nb, path)
 
 
 def main(args):

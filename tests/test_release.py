@@ -96,6 +96,31 @@ def test_quiz_keys_never_reach_the_release(fresh_release):
             assert f'"{course.QUIZ_KEY}"' not in path.read_text(), f"{path} leaks a quiz key"
 
 
+def test_nbgraders_own_generate_assignment_strips_the_keys_too(tmp_path):
+    """An instructor who releases with nbgrader itself (``nbgrader generate_assignment`` or
+    formgrader's Generate) gets the same release: nbgrader_config.py adds the preprocessor
+    that removes the keys to nbgrader's own list."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = tmp_path / "course"
+    shutil.copytree(course.SOLUTIONS / "05_quiz", root / "solutions" / "05_quiz")
+    shutil.copy(course.ROOT / "nbgrader_config.py", root)
+    nbgrader = Path(sys.executable).parent / "nbgrader"
+    proc = subprocess.run([str(nbgrader), "generate_assignment", "05_quiz", "--force",
+                           "--CourseDirectory.db_url=sqlite:///" + str(tmp_path / "gb.db")],
+                          cwd=root, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PATH": f"{nbgrader.parent}:{os.environ['PATH']}"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (released,) = (root / "notebooks" / "05_quiz").glob("*.ipynb")
+    nb = nbformat.read(released, as_version=4)
+    quizzes = [c.metadata["quiz"] for c in nb.cells if "quiz" in c.metadata]
+    assert len(quizzes) == 9 and all(set(q) == {"name", "options"} for q in quizzes)
+    assert '"key"' not in released.read_text()
+
+
 def _passes(master, question, answer):
     """Whether every hidden test of the question accepts ``answer``."""
     from gru_reference.quiz import QuizNotRight

@@ -4,7 +4,8 @@
 
 It makes synthetic results of the course's notebooks (the released notebook as the graded
 notebook, each test passed or failed at random, a tenth of the answer cells left as
-released, 6 notebooks a student), and for each database:
+released, 6 notebooks a student; the graded notebooks' outputs do not matter: scores come
+from the verdicts), and for each database:
 
 * records them all with ``record.Writer`` (batches, one transaction each) into a new
   gradebook, and prints notebooks a second;
@@ -41,29 +42,34 @@ from grader import course, graded_notebook, record  # noqa: E402
 from grader.result import NotebookResult, Status, TestResult  # noqa: E402
 
 
-def synthetic(n, seed=0):
-    """``n`` results: students s00000, s00001, ... each with every notebook of the course."""
+def synthetic(n, seed=0, variants=8):
+    """``n`` results: students s00000, s00001, ... each with every notebook of the course.
+    Each notebook has ``variants`` graded notebooks (answer cells written or left as
+    released, at random), shared between results: 60,000 copies would not fit in memory."""
     rng = random.Random(seed)
     notebooks = []
     for aid, masters in course.course_notebooks().items():
         for master in masters:
             release_nb = nbformat.read(course.RELEASE / aid / master.filename, as_version=4)
-            notebooks.append((master, release_nb))
+            shapes = []
+            for _ in range(variants):
+                shape = NotebookResult("", aid, master.name, Status.GRADED)
+                nb = graded_notebook.build(release_nb, release_nb, master, shape)
+                for cell in nb.cells:   # most answers written (their checksum changes)
+                    if course.nbgrader_meta(cell).get("solution") and rng.random() < 0.9:
+                        cell.source += "\n# written"
+                shapes.append(nb)
+            notebooks.append((master, shapes))
     out = []
     for i in range(n):
-        master, release_nb = notebooks[i % len(notebooks)]
+        master, shapes = notebooks[i % len(notebooks)]
         student = f"s{i // len(notebooks):05d}"
         r = NotebookResult(student, master.assignment, master.name, Status.GRADED,
-                           max_score=master.max_score)
+                           max_score=master.max_score, graded_notebook=rng.choice(shapes))
         for t in master.tests:
             passed = rng.random() < 0.7
             r.tests.append(TestResult(t.grade_id, t.points, t.points if passed else 0.0, passed))
         r.score = sum(t.points for t in r.tests)
-        nb = graded_notebook.build(release_nb, release_nb, master, r)
-        for cell in nb.cells:   # most answers written (their checksum no longer matches)
-            if course.nbgrader_meta(cell).get("solution") and rng.random() < 0.9:
-                cell.source += "\n# written"
-        r.graded_notebook = nb
         out.append(r)
     return out
 

@@ -243,7 +243,7 @@ def floor_seconds(submissions, graded):
     floors, cpu = {}, [0.0]
     for aid in sorted({r["assignment"] for r in graded}):
         mine = [r for r in graded if r["assignment"] == aid]
-        masters = {m.name: m for m in course.master_notebooks(aid)}
+        masters = {m.name: m for m in course.read_notebooks(aid)}
         scratch = nbformat.v4.new_notebook()
         client = NotebookClient(scratch, timeout=120, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": str(course.RELEASE / aid)}})

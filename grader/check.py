@@ -43,9 +43,9 @@ class Exercise:
 
 
 def release_masters(release=None):
-    """{assignment: [MasterNotebook]} read from the released notebooks (no hidden tests)."""
+    """{assignment: [CourseNotebook]} read from the released notebooks (no hidden tests)."""
     release = Path(release or course.RELEASE)
-    return {aid: course.master_notebooks(aid, release) for aid in course.assignments(release)}
+    return {aid: course.read_notebooks(aid, release) for aid in course.assignments(release)}
 
 
 def identify(nb, path, masters, assignment=None):

@@ -42,7 +42,7 @@ def students(submissions_dir):
 
 
 def collect(submissions_dir, notebooks_by_assignment, assignment_ids=None):
-    """``notebooks_by_assignment``: {assignment: [MasterNotebook]} of the course."""
+    """``notebooks_by_assignment``: {assignment: [CourseNotebook]} of the course."""
     root = Path(submissions_dir)
     if assignment_ids is None:
         present = {a.name for s in students(root) for a in (root / s).iterdir() if a.is_dir()}

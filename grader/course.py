@@ -60,7 +60,9 @@ class QuizQuestion:
 
 
 @dataclass
-class MasterNotebook:
+class CourseNotebook:
+    """One notebook of the course as the grader reads it: a master in solutions/ (tests
+    with their hidden parts, quiz keys) or its release in notebooks/ (neither)."""
     assignment: str
     name: str            # file stem, e.g. "gru_gates"
     path: Path
@@ -84,11 +86,12 @@ def assignments(solutions=SOLUTIONS):
                   if p.is_dir() and not p.name.startswith((".", "_")) and any(p.glob("*.ipynb")))
 
 
-def master_notebooks(assignment, solutions=SOLUTIONS):
+def read_notebooks(assignment, solutions=SOLUTIONS):
+    """[CourseNotebook] of one assignment, read from ``solutions`` (or from a release)."""
     out = []
     for path in sorted((Path(solutions) / assignment).glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        master = MasterNotebook(assignment, path.stem, path)
+        master = CourseNotebook(assignment, path.stem, path)
         anchor = exercise = None
         declared = {}
         for cell in nb.cells:
@@ -149,8 +152,8 @@ def quiz_names(solutions=SOLUTIONS):
 
 @functools.lru_cache(maxsize=None)
 def course_notebooks(solutions=SOLUTIONS):
-    """{assignment: [MasterNotebook]}, parsed once per process (grading reads it per notebook)."""
-    return {a: master_notebooks(a, solutions) for a in assignments(solutions)}
+    """{assignment: [CourseNotebook]}, parsed once per process (grading reads it per notebook)."""
+    return {a: read_notebooks(a, solutions) for a in assignments(solutions)}
 
 
 def test_label(assignment, notebook, grade_id):

@@ -64,7 +64,7 @@ def test_released_notebooks_hide_solutions_and_hidden_tests(assignment):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_master_notebooks_are_well_formed(assignment):
-    for master in course.master_notebooks(assignment):
+    for master in course.read_notebooks(assignment):
         nb = nbformat.read(master.path, as_version=4)
         nbformat.validate(nb)
         ids = [course.nbgrader_meta(c)["grade_id"] for c in nb.cells if course.nbgrader_meta(c)]
@@ -83,8 +83,8 @@ def test_quiz_keys_never_reach_the_release(fresh_release):
     assert QUIZZES, "the course's quizzes declare their questions"
     for folder in (course.RELEASE, fresh_release):
         for aid in ASSIGNMENTS:
-            released = {m.name: m for m in course.master_notebooks(aid, folder)}
-            for master in course.master_notebooks(aid):
+            released = {m.name: m for m in course.read_notebooks(aid, folder)}
+            for master in course.read_notebooks(aid):
                 declared = {n: (q.cell, q.options, q.tests) for n, q in master.quiz.items()}
                 assert declared == {n: (q.cell, q.options, q.tests)
                                     for n, q in released[master.name].quiz.items()}

@@ -60,7 +60,7 @@ def load(out_dir):
 
 
 def course_masters():
-    """{assignment: [MasterNotebook]} of the course; none without solutions/."""
+    """{assignment: [CourseNotebook]} of the course; none without solutions/."""
     try:
         return course.course_notebooks()
     except OSError:

@@ -3,9 +3,11 @@
 The repository root is the nbgrader course root (see ``nbgrader_config.py``): master
 notebooks in ``solutions/<assignment>/``, student versions in ``notebooks/<assignment>/``.
 """
+import contextlib
 import functools
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,3 +194,17 @@ def markdown_sources(solutions=SOLUTIONS, release=RELEASE):
             nb = nbformat.read(path, as_version=4)
             texts.update(c.source for c in nb.cells if c.cell_type == "markdown")
     return frozenset(texts)
+
+
+@contextlib.contextmanager
+def importable(*folders):
+    """``folders`` first on ``sys.path`` for the duration (the hidden tests' and the
+    report's imports of the reference GRU in solutions/, an assignment's helper modules),
+    then as before: the grader's own imports never see them."""
+    added = [str(f) for f in folders if str(f) not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for path in added:
+            sys.path.remove(path)

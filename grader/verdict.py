@@ -9,7 +9,6 @@ import builtins
 import contextlib
 import io
 import re
-import sys
 import traceback
 
 from . import course
@@ -54,20 +53,11 @@ def _describe_failure(exc, test, filename):
     return f"{type(exc).__name__}: {exc}", where
 
 
-@contextlib.contextmanager
 def importable(test, support_dir):
     """What a test cell imports: the assignment's helper modules (``support_dir``, the
     release's copy) and, for hidden tests, the reference GRU in solutions/ (only the
     grader's process sees it; a learner's ``check`` runs visible tests only)."""
-    added = [str(support_dir)]
-    if HIDDEN.search(test.source) and str(course.SOLUTIONS) not in sys.path:
-        added.append(str(course.SOLUTIONS))
-    sys.path[:0] = added
-    try:
-        yield
-    finally:
-        for path in added:
-            sys.path.remove(path)
+    return course.importable(support_dir, *([course.SOLUTIONS] if HIDDEN.search(test.source) else []))
 
 
 def run_test(test, learner_ns, support_dir):

@@ -181,18 +181,12 @@ def _diagnosis_label(value):
 def diagnosis_catalogue():
     """{diagnosis id: what it means} of the reference's diagnoser, when it is there."""
     import importlib
-    import sys
 
-    added = str(course.SOLUTIONS) not in sys.path
-    if added:
-        sys.path.append(str(course.SOLUTIONS))
     try:
-        return dict(importlib.import_module("gru_reference.diagnose").CATALOGUE)
+        with course.importable(course.SOLUTIONS):
+            return dict(importlib.import_module("gru_reference.diagnose").CATALOGUE)
     except Exception:  # noqa: BLE001 (no reference, an older one: ids without meanings)
         return {}
-    finally:
-        if added:
-            sys.path.remove(str(course.SOLUTIONS))
 
 
 def diagnoses(results):

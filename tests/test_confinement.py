@@ -5,10 +5,10 @@ the kernel's own folder changed or appeared, no secret reached any output, the r
 within its time budget, and every honest student keeps full marks. The same file runs as
 root and, in CI, as an ordinary user on a copy that user owns (``.ci/run``).
 """
-import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -433,11 +433,11 @@ for i in range(1500):          # deeper than shutil.rmtree's recursion and than 
     d = nd
 os.mkdir("locked")
 os.chmod("locked", 0)
-print("left behind")
+print("left behind in", os.getcwd())
 """
 
 LOOK_AROUND = """
-import glob
+import glob, os
 def _read(path):
     try:
         return open(path, "rb").read()
@@ -445,33 +445,44 @@ def _read(path):
         return b""
 alive = [p for p in glob.glob("/proc/[0-9]*/cmdline") if b"987655" in _read(p)]
 print("LEAK alive" if alive else "nothing of the last kernel")
+print("looked in", os.getcwd())
 """
-
-
-def _ours(prefix):
-    return {p for p in glob.glob(os.path.join(tempfile.gettempdir(), prefix + "*"))}
 
 
 def test_nothing_of_a_kernel_outlives_its_notebook(tmp_path):
     """One worker: a kernel leaves a session-leader process, a 1,500-level folder tree and a
     locked folder; the next kernel finds none of its processes, and after the run nothing
-    of either is left (no process, no kernel folder, no temporary folder of the grader)."""
+    of either is left (no process, no kernel folder, no temporary folder of the grader).
+    What is looked for is this run's own: the folders its kernels said they ran in, and a
+    temporary folder of its own for the grader (other runs on the machine come and go)."""
     subs = tmp_path / "subs"
     save(subs, "a-leaves", insert_after(notebook(), "imports", LEAVE_BEHIND))
     save(subs, "b-looks", insert_after(notebook(), "imports", LOOK_AROUND))
-    before = {prefix: _ours(prefix) for prefix in ("gru-kernels-", "gru-grader-home-", "gru-mounts-")}
-    proc = run_cli("autograde", "--submissions", subs, "--out", tmp_path / "out",
-                   "--assignment", A, "--workers", "1", "--timeout", "60")
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    own_tmp = Path(tempfile.mkdtemp(prefix="gru-test-tmp-"))
+    own_tmp.chmod(0o1777)   # like /tmp: the grader's user writes there too
+    try:
+        proc = subprocess.run([sys.executable, "-m", "grader", "autograde", "--submissions", subs,
+                               "--out", tmp_path / "out", "--assignment", A, "--workers", "1",
+                               "--timeout", "60"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=900, env=dict(os.environ, TMPDIR=str(own_tmp)))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        left_in_tmp = sorted(p.name for p in own_tmp.iterdir())
+    finally:
+        shutil.rmtree(own_tmp, ignore_errors=True)
     grades = read_grades(tmp_path / "out")
     for student in ("a-leaves", "b-looks"):
         row = grades[(student, A)]
         assert (row["status"], float(row["score"]), row["retries"]) == ("graded", 15.0, "0"), row
-    assert "left behind" in _dump({"out": tmp_path / "out"}, "a-leaves")
-    assert "nothing of the last kernel" in _dump({"out": tmp_path / "out"}, "b-looks")
+    leaves = _dump({"out": tmp_path / "out"}, "a-leaves")
+    looks = _dump({"out": tmp_path / "out"}, "b-looks")
+    assert "nothing of the last kernel" in looks
+    said = [re.search(r"left behind in (/[^\\\"]+)", leaves), re.search(r"looked in (/[^\\\"]+)", looks)]
+    assert all(said), (leaves, looks)
+    for workdir in (Path(m[1]) for m in said):
+        assert workdir.parent.name.startswith("gru-kernels-"), workdir
+        assert not workdir.parent.exists(), workdir   # the kernel's folder and its launcher's
     assert not [p for p in psutil_cmdlines() if "987655" in p]
-    for prefix, seen in before.items():
-        assert _ours(prefix) <= seen, (prefix, _ours(prefix) - seen)
+    assert left_in_tmp == [], left_in_tmp   # no gru-mounts-*, gru-grader-home-*, ...
 
 
 def psutil_cmdlines():

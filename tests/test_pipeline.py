@@ -60,6 +60,18 @@ def test_a_catalogued_mistake_loses_exactly_its_points(tmp_path, mistake_id):
     assert "differs from the reference" in text
 
 
+def test_printing_to_stderr_or_warning_keeps_full_marks(tmp_path):
+    """Stock nbgrader gives 0 to a test cell whose output has stderr; here code is judged."""
+    answers = answers_for(MASTER)
+    answers["update_gate"] = answers["update_gate"].replace(
+        '    return sigmoid(', '    import sys, warnings\n    print("debug", file=sys.stderr)\n'
+        '    warnings.warn("just a note")\n    return sigmoid(')
+    assert "debug" in answers["update_gate"]
+    result = grade(tmp_path, "noisy", fill(A, NB, answers))
+    assert (result.status, result.score) == ("graded", 15.0), result.detail
+    assert "debug" in json.dumps(result.graded_notebook)   # it did print, on stderr
+
+
 def test_a_timeout_is_a_timeout_and_keeps_the_points_earned_before_it(tmp_path):
     """A runaway cell after the update gate's tests: the sigmoid's and the update gate's
     points stay, every later test is not run, and the row says timeout."""

@@ -62,7 +62,7 @@ def crafted(tmp_path_factory):
     write(fill("05_quiz", QUIZ.name, answers_for(QUIZ)), subs, "ok", "05_quiz", QUIZ.name)
     wrong = answers_for(QUIZ, quiz_mistakes)
     write(fill("05_quiz", QUIZ.name, wrong), subs, "quizwrong", "05_quiz", QUIZ.name)
-    proc = run_cli("autograde", "--submissions", subs, "--out", out, "--timeout", 40)
+    proc = run_cli("autograde", "--submissions", subs, "--out", out, "--timeout", 20)
     assert proc.returncode == 0, proc.stderr[-3000:]
     right = answers_for(QUIZ)
     answers = {"ok": {n: _answer_value(right[n[:-7]], n) for n in ("q1_answer", "q3_answer")},

@@ -11,7 +11,7 @@ import pytest
 
 from cohort.mistakes import catalogue
 from cohort.submissions import answers_for, fill, write
-from grader import collect, course, feedback
+from grader import collect, course, feedback, launch
 from grader.grade import grade_notebook
 from grader.session import Limits
 from hostile_cases import A, NB, insert_after
@@ -19,6 +19,13 @@ from hostile_cases import A, NB, insert_after
 MASTER = course.course_notebooks()[A][0]       # 01_gates/gru_gates: 15 points
 POINTS = {t.grade_id: t.points for t in MASTER.tests}
 LIMITS = Limits(timeout=60)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _launchers_closed():
+    """The kernels' launcher started here ends with this module, as ``check``'s does."""
+    yield
+    launch.close_launchers()
 
 
 def grade(folder, student, nb, limits=LIMITS):

@@ -42,7 +42,7 @@ SLOW_FIXTURES = {
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if Path(str(item.fspath)).stem in SLOW_MODULES or SLOW_FIXTURES.keys() & set(item.fixturenames):
+        if item.path.stem in SLOW_MODULES or SLOW_FIXTURES.keys() & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
 
 

@@ -67,6 +67,7 @@ def test_a_catalogued_mistake_loses_exactly_its_points(tmp_path, mistake_id):
     assert "differs from the reference" in text
 
 
+@pytest.mark.filterwarnings("ignore:just a note")   # the learner's warning, shown here too
 def test_printing_to_stderr_or_warning_keeps_full_marks(tmp_path):
     """Stock nbgrader gives 0 to a test cell whose output has stderr; here code is judged."""
     answers = answers_for(MASTER)

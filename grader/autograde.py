@@ -329,6 +329,7 @@ class Submitted:
 
     def __init__(self, futures, as_completed, closing=None):
         self.futures, self.as_completed, self.closing = futures, as_completed, closing
+        self.ended = False
 
     def results(self):
         try:
@@ -342,11 +343,14 @@ class Submitted:
             self.cancel()
 
     def cancel(self):
+        """Once: a Dask future cannot be cancelled after its client has closed."""
+        if self.ended:
+            return
+        self.ended = True
         for future in self.futures:
             future.cancel()
         if self.closing is not None:
             self.closing.__exit__(None, None, None)
-            self.closing = None
 
 
 def _submit(pool, todo, limits, reveal_quiz, dask=None, dask_security=None):

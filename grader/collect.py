@@ -12,8 +12,6 @@ from pathlib import Path
 
 import nbformat
 
-from . import course
-
 
 @dataclass
 class Submission:

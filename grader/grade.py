@@ -12,7 +12,7 @@ from . import collect, course, faults, graded_notebook, identity, tampering, ver
 from .launch import KernelStartFailed, LauncherDied
 from .protocol import GradingStopped, LearnerError
 from .result import NotebookResult, Status
-from .session import NOT_RUN_NOTE, KernelSession, Limits
+from .session import NOT_RUN_NOTE, KernelSession
 
 RETRIES = 2   # fresh kernels for a fault that is not the learner's, before the row says error
 

@@ -96,7 +96,7 @@ class Writer:
 
     def __init__(self, db_url, timestamps=None):
         self.db_url = db_url
-        self.timestamps = timestamps or {}   # (student, assignment): nbgrader's timestamp.txt
+        self.timestamps = timestamps or {}   # {(student, assignment): nbgrader's timestamp.txt}
         self.pending, self.first_at = [], None
         self.structures = {}
 
@@ -105,7 +105,7 @@ class Writer:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_settings)
         self.insert = _dialect_insert(self.engine.dialect.name)
-        self.late = _late_penalties() if self.timestamps else None
+        self.late = _late_penalty_preprocessor() if self.timestamps else None
         return self
 
     def __exit__(self, exc_type, *exc):
@@ -162,8 +162,8 @@ class Writer:
         pairs = sorted({(r.assignment, r.student) for r in batch})
         conn.execute(ins(t.submission).on_conflict_do_nothing(),
                      [{"assignment_id": shapes[a].id, "student_id": s} for a, s in pairs])
-        stamped = [{"a": shapes[a].id, "s": s, "ts": utils.parse_utc(self.timestamps[(a, s)])}
-                   for a, s in pairs if (a, s) in self.timestamps]
+        stamped = [{"a": shapes[a].id, "s": s, "ts": utils.parse_utc(self.timestamps[(s, a)])}
+                   for a, s in pairs if (s, a) in self.timestamps]
         if stamped:
             conn.execute(t.submission.update()
                          .where(t.submission.c.assignment_id == bindparam("a"),
@@ -237,6 +237,18 @@ class Writer:
                         penalty = self.late._check_late_penalty(notebook, penalty)
                 notebook.late_submission_penalty = penalty
             gb.db.commit()
+
+
+def _late_penalty_preprocessor():
+    """nbgrader's AssignLatePenalties with the plugin ``nbgrader_config.py`` configures."""
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    from .release import load_config
+
+    late = AssignLatePenalties(config=load_config(course.ROOT))
+    late.log.setLevel(logging.ERROR)
+    late.init_plugin()
+    return late
 
 
 class _Tables:

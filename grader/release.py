@@ -14,7 +14,6 @@ from pathlib import Path
 
 from nbgrader import api as _nbgrader_api
 from nbgrader.dbutil import _temp_alembic_ini
-from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from . import course

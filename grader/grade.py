@@ -156,6 +156,7 @@ def run_with_retries(nb, master, limits, result, sub=None):
             stop = _run(base, master, limits, answers, tests, sub, attempt)
         except GraderFault as fault:
             result.retries = attempt + (attempt < RETRIES)
+            result.retry_reasons.append(str(fault)[:300])
             if attempt == RETRIES:
                 result.fail(f"the grader failed on this notebook {RETRIES + 1} times "
                             f"(not the learner's fault): {fault}")

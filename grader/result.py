@@ -73,6 +73,7 @@ class NotebookResult:
     answers: dict[str, list[str]] = field(default_factory=dict)   # quiz: {q1_answer: letters}
     answer_types: dict[str, str] = field(default_factory=dict)    # answers not given as a set
     retries: int = 0                       # fresh kernels needed for the grader's own faults
+    retry_reasons: list[str] = field(default_factory=list)   # the fault behind each of them
     confined: bool = True
     feedback_error: str = ""
 

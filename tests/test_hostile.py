@@ -45,12 +45,21 @@ def test_corpus_is_large_enough():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+BEFORE_LEARNER_CODE = ("the kernel did not start", "the kernel died before replying to kernel_info",
+                       "the kernel died before the learner's first cell")
+
+
 def test_case_gets_its_row(hostile_run, case):
     row = hostile_run["grades"][(case.student or case.id, A)]
     assert row["status"] in case.statuses, row
     assert float(row["score"]) == case.score, row
     assert float(row["max_score"]) == 15.0
-    assert row["retries"] == "0", row   # what learner code does is never the grader's fault
+    # what learner code does is never the grader's fault: a fresh kernel is allowed only for
+    # a kernel that failed before any of this row's code ran (the machine's: retried by design)
+    reasons = json.loads((hostile_run["out"] / "results" / (case.student or case.id) / A
+                          / f"{NB}.json").read_text())["retry_reasons"]
+    assert int(row["retries"]) == len(reasons), (row, reasons)
+    assert all(r.startswith(BEFORE_LEARNER_CODE) for r in reasons), (row, reasons)
     for text in case.present:
         assert text in row["detail"], row
     if case.absent:

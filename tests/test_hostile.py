@@ -44,11 +44,11 @@ def test_corpus_is_large_enough():
     assert len({c.id for c in CASES}) == len(CASES)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 BEFORE_LEARNER_CODE = ("the kernel did not start", "the kernel died before replying to kernel_info",
                        "the kernel died before the learner's first cell")
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case_gets_its_row(hostile_run, case):
     row = hostile_run["grades"][(case.student or case.id, A)]
     assert row["status"] in case.statuses, row
